@@ -1,0 +1,27 @@
+"""dash-ws: WebSocket callbacks for any Dash app.
+
+Change ``from dash import Dash, callback, ctx, set_props`` to import them from
+``dash_ws``; everything else still comes from ``dash``.
+"""
+
+from .app import Dash
+from .context import callback_context, ctx, set_props
+from .errors import ComponentNotFound, DashWsError, ProtocolError, SocketClosed, UnsupportedDash
+from .registry import callback
+from .session import WebSocket
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ComponentNotFound",
+    "Dash",
+    "DashWsError",
+    "ProtocolError",
+    "SocketClosed",
+    "UnsupportedDash",
+    "WebSocket",
+    "callback",
+    "callback_context",
+    "ctx",
+    "set_props",
+]

@@ -1,0 +1,173 @@
+"""``dash_ws.Dash``: a ``dash.Dash`` whose pages get a socket for callbacks.
+
+The app keeps every argument and behaviour of ``dash.Dash``. It adds the
+socket settings, the browser client in every page, ``app.asgi`` (the ASGI
+app serving HTTP and sockets) and an ``app.run`` that serves it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from typing import Any, Callable, Sequence
+
+import dash
+
+from . import dash_adapter
+from .asgi import CLIENT_SOURCE, DashWsASGI, require_websocket_implementation
+from .callbacks import CallbackBackend, CallbackExecutor, PersistentCallback
+from .endpoint import SocketEndpoint
+from .registry import SocketCallbacks, process_callbacks
+from .session import SessionLimits
+
+_CLIENT_HASH = hashlib.sha256(CLIENT_SOURCE).hexdigest()[:12]
+
+
+class Dash(dash.Dash):
+    """``dash.Dash`` with WebSocket callbacks.
+
+    :param websocket_callbacks: run every server callback over the page's socket.
+    :param websocket_allowed_origins: origins besides the app's own whose pages
+        may open a socket (for embedding).
+    :param websocket_inactivity_timeout: milliseconds without a message either
+        way after which the server closes a page's socket; 0 never does.
+    :param websocket_max_workers: threads for sync callbacks run over sockets,
+        shared by all pages.
+    :param websocket_outbox_bytes: most bytes of updates that may wait for one
+        slow page before it is disconnected.
+    :param websocket_max_message_bytes: largest message a page may send.
+    :param backend: ``"flask"`` (default), or ``"fastapi"``/``"quart"`` with dash>=4.2.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        websocket_callbacks: bool = False,
+        websocket_allowed_origins: Sequence[str] | None = None,
+        websocket_inactivity_timeout: int = 300000,
+        websocket_max_workers: int = 16,
+        websocket_outbox_bytes: int = 8 * 1024 * 1024,
+        websocket_max_message_bytes: int = 4 * 1024 * 1024,
+        backend: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **dash_adapter.dash_keyword_arguments(backend, kwargs))
+        self.websocket_callbacks = bool(websocket_callbacks)
+        self.websocket_allowed_origins = tuple(websocket_allowed_origins or ())
+        self.websocket_max_workers = websocket_max_workers
+        self.websocket_limits = SessionLimits(
+            outbox_bytes=websocket_outbox_bytes,
+            inbound_message_bytes=websocket_max_message_bytes,
+            inactivity_timeout=websocket_inactivity_timeout / 1000,
+        )
+        self.socket_callbacks = SocketCallbacks()
+        dash_adapter.install_streaming_hook()
+
+    # ---------------------------------------------------------------- registration
+
+    def callback(
+        self, *args: Any, websocket: bool = False, persistent: bool = False, **kwargs: Any
+    ) -> Callable[[Callable], Callable]:
+        """``dash.Dash.callback`` plus ``websocket`` and ``persistent``; see ``dash_ws.callback``."""
+        return self.socket_callbacks.register(
+            super().callback, self._callback_list, args, kwargs, websocket, persistent
+        )
+
+    @property
+    def persistent_callbacks(self) -> list[PersistentCallback]:
+        return process_callbacks.persistent + self.socket_callbacks.persistent
+
+    def websocket_outputs(self) -> set[str]:
+        """Output keys of the callbacks that go over the socket in per-callback mode."""
+        return (
+            process_callbacks.websocket_outputs
+            | self.socket_callbacks.websocket_outputs
+            | dash_adapter.natively_flagged_outputs(self)
+        )
+
+    # ---------------------------------------------------------------- the page
+
+    @property
+    def socket_path(self) -> str:
+        return self.config.routes_pathname_prefix + "_dash-ws/socket"
+
+    @property
+    def client_path(self) -> str:
+        return self.config.routes_pathname_prefix + f"_dash-ws/client-{_CLIENT_HASH}.js"
+
+    def _config(self) -> dict:
+        prefix = self.config.requests_pathname_prefix
+        outputs = self.websocket_outputs()
+        return dash_adapter.page_config(
+            super()._config(),
+            {
+                "enabled": bool(
+                    self.websocket_callbacks or outputs or self.persistent_callbacks
+                ),
+                "url": prefix + "_dash-ws/socket",
+                "all_callbacks": self.websocket_callbacks,
+                "outputs": sorted(outputs),
+                "persistent": bool(self.persistent_callbacks),
+                "update_path": prefix + "_dash-update-component",
+            },
+        )
+
+    def interpolate_index(self, **kwargs: Any) -> str:
+        client = (
+            f'<script src="{self.config.requests_pathname_prefix}'
+            f'_dash-ws/client-{_CLIENT_HASH}.js"></script>'
+        )
+        kwargs["scripts"] = client + kwargs.get("scripts", "")
+        return super().interpolate_index(**kwargs)
+
+    # ---------------------------------------------------------------- serving
+
+    @cached_property
+    def asgi(self) -> DashWsASGI:
+        """The ASGI app: ``uvicorn module:app.asgi``."""
+        require_websocket_implementation()
+        executor = CallbackExecutor(self._callback_backend(), self.websocket_max_workers)
+        inner, inner_is_asgi = self._inner_asgi()
+        return DashWsASGI(
+            inner,
+            socket_path=self.socket_path,
+            client_path=self.client_path,
+            endpoint=SocketEndpoint(executor, self.websocket_limits, self.websocket_allowed_origins),
+            on_shutdown=executor.shutdown,
+            inner_has_lifespan=inner_is_asgi,
+        )
+
+    def _callback_backend(self) -> CallbackBackend:
+        name = dash_adapter.backend_name(self)
+        if name == "flask":
+            from .flask_backend import FlaskCallbackBackend
+
+            return FlaskCallbackBackend(self)
+        from .asgi_backend import AsgiCallbackBackend
+
+        return AsgiCallbackBackend(self)
+
+    def _inner_asgi(self) -> tuple[Any, bool]:
+        if dash_adapter.backend_name(self) == "flask":
+            from a2wsgi import WSGIMiddleware
+
+            return WSGIMiddleware(self.server, workers=self.websocket_max_workers), False
+        return self.server, True
+
+    def run(
+        self,
+        host: str | None = None,
+        port: int | str | None = None,
+        debug: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Serve HTTP and sockets with uvicorn; Dash's arguments and environment apply.
+
+        ``HOST``/``PORT`` set the address as for ``dash.Dash.run``; ``debug``
+        and the ``dev_tools_*`` arguments turn on Dash's dev tools, and with
+        ``debug`` the server restarts when a loaded source file changes.
+        """
+        from .serve import serve
+
+        serve(self, host=host, port=port, debug=debug, **kwargs)
+

@@ -1,0 +1,98 @@
+"""The ASGI app that serves a Dash app and its page sockets side by side.
+
+Requests for the socket and for the browser client are answered here;
+everything else goes to the app's own server: Flask through a2wsgi, FastAPI
+and Quart directly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from .endpoint import SocketEndpoint
+from .errors import DashWsError
+
+logger = logging.getLogger("dash_ws")
+
+ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
+
+CLIENT_SOURCE = (Path(__file__).parent / "static" / "dash_ws.js").read_bytes()
+
+
+def require_websocket_implementation() -> None:
+    """Refuse to start an HTTP-only server that would fail every socket silently."""
+    if not any(importlib.util.find_spec(name) for name in ("websockets", "wsproto")):
+        raise DashWsError(
+            "dash-ws needs a WebSocket implementation for uvicorn: "
+            "pip install websockets (or uvicorn[standard])"
+        )
+
+
+class DashWsASGI:
+    """Routes ``socket_path`` and ``client_path``; passes the rest to ``inner``."""
+
+    def __init__(
+        self,
+        inner: ASGIApp,
+        *,
+        socket_path: str,
+        client_path: str,
+        endpoint: SocketEndpoint,
+        on_shutdown: Callable[[], None],
+        inner_has_lifespan: bool,
+    ) -> None:
+        self.inner = inner
+        self.socket_path = socket_path
+        self.client_path = client_path
+        self.endpoint = endpoint
+        self._on_shutdown = on_shutdown
+        self._inner_has_lifespan = inner_has_lifespan
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        kind = scope["type"]
+        if kind == "websocket" and scope["path"] == self.socket_path:
+            await self.endpoint(scope, receive, send)
+        elif kind == "http" and scope["path"] == self.client_path:
+            await _send_client(send)
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        elif kind == "websocket" and not self._inner_has_lifespan:
+            await send({"type": "websocket.close", "code": 1000, "reason": "no such socket"})
+        else:
+            await self.inner(scope, receive, send)
+
+    async def _lifespan(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if self._inner_has_lifespan:
+            async def send_after_shutdown(message: dict) -> None:
+                if message["type"] == "lifespan.shutdown.complete":
+                    self._on_shutdown()
+                await send(message)
+
+            await self.inner(scope, receive, send_after_shutdown)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self._on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _send_client(send: Callable) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/javascript; charset=utf-8"),
+                (b"content-length", str(len(CLIENT_SOURCE)).encode()),
+                (b"cache-control", b"public, max-age=31536000, immutable"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": CLIENT_SOURCE})

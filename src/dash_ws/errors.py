@@ -1,0 +1,21 @@
+"""Every exception dash-ws raises, in one place."""
+
+
+class DashWsError(Exception):
+    """Base class for dash-ws errors."""
+
+
+class ProtocolError(DashWsError):
+    """A browser message broke the wire protocol; the page is told, the socket stays."""
+
+
+class SocketClosed(DashWsError):
+    """The page's socket closed while a callback was waiting on it."""
+
+
+class ComponentNotFound(DashWsError, LookupError):
+    """``get_prop`` named a component that is not in the page's layout."""
+
+
+class UnsupportedDash(DashWsError, RuntimeError):
+    """The installed Dash, or the backend asked for, cannot carry dash-ws."""

@@ -1,0 +1,135 @@
+"""Callbacks of a Flask-served Dash app, run as if the page had posted them over HTTP.
+
+Each socket ``call`` becomes a Flask request built from the page's handshake
+(cookies, headers, remote address) plus the headers the renderer put on its
+fetch (``X-CSRFToken`` and the like). Flask then does what it does for HTTP:
+``before_request`` hooks (dash-auth, login checks), Dash's dispatch, error
+handlers (Dash's debug error page), ``after_request`` hooks. Sync callbacks
+go through ``full_dispatch_request`` in a worker thread; async callbacks are
+awaited on the event loop with the same steps around them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+import flask
+import orjson
+from werkzeug.test import EnvironBuilder
+
+from . import dash_adapter, protocol
+from .callbacks import HttpReply, PersistentCallback, Rejection
+from .handshake import Handshake
+from .session import WebSocket
+
+if TYPE_CHECKING:
+    import dash_ws
+
+
+class FlaskCallbackBackend:
+    """``CallbackBackend`` for ``dash.Dash`` on Flask."""
+
+    def __init__(self, app: "dash_ws.Dash") -> None:
+        self.app = app
+        self.flask: flask.Flask = app.server
+        self._update_path = app.config.routes_pathname_prefix + "_dash-update-component"
+
+    def is_async(self, output: str) -> bool:
+        return dash_adapter.is_async_callback(self.app, output)
+
+    def persistent_callbacks(self) -> Sequence[PersistentCallback]:
+        return self.app.persistent_callbacks
+
+    def dispatch_sync(self, handshake: Handshake, call: protocol.Call) -> HttpReply:
+        with self.flask.request_context(self._call_environ(handshake, call)):
+            try:
+                response = self.flask.full_dispatch_request()
+            except Exception as error:
+                response = self.flask.handle_exception(error)
+            return _reply(response)
+
+    async def dispatch_async(self, handshake: Handshake, call: protocol.Call) -> HttpReply:
+        with self.flask.request_context(self._call_environ(handshake, call)):
+            try:
+                try:
+                    returned = self.flask.preprocess_request()
+                    if returned is None:
+                        returned = await self._run_view()
+                except Exception as error:
+                    returned = self.flask.handle_user_exception(error)
+                response = self.flask.finalize_request(returned)
+            except Exception as error:
+                response = self.flask.handle_exception(error)
+            return _reply(response)
+
+    async def _run_view(self) -> Any:
+        request = flask.request
+        if request.routing_exception is not None:
+            raise request.routing_exception
+        view = self.flask.view_functions[request.url_rule.endpoint]
+        returned = view(**request.view_args)
+        if inspect.isawaitable(returned):
+            returned = await returned
+        return returned
+
+    def authorize(self, handshake: Handshake) -> Rejection | None:
+        """Ask the app's ``before_request`` hooks about the handshake, as for any route."""
+        with self.flask.request_context(self._environ(handshake, "GET", handshake.path)):
+            try:
+                returned = self.flask.preprocess_request()
+            except Exception as error:
+                returned = self.flask.handle_user_exception(error)
+            if returned is None:
+                return None
+            response = self.flask.make_response(returned)
+            return Rejection(response.status_code, f"refused by the app (HTTP {response.status})")
+
+    @contextmanager
+    def persistent_scope(self, handshake: Handshake, websocket: WebSocket) -> Iterator[None]:
+        with self.flask.request_context(self._environ(handshake, "GET", handshake.path)):
+            with dash_adapter.callback_scope(websocket, handshake):
+                yield
+
+    def _call_environ(self, handshake: Handshake, call: protocol.Call) -> dict:
+        headers = {"content-type": "application/json", **{k.lower(): v for k, v in call.headers.items()}}
+        return self._environ(
+            handshake, "POST", self._update_path, orjson.dumps(call.body), headers
+        )
+
+    def _environ(
+        self,
+        handshake: Handshake,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        extra_headers: dict[str, str] | None = None,
+    ) -> dict:
+        headers = [(k, v) for k, v in handshake.page_headers(extra_headers) if k != "host"]
+        environ_base = {}
+        if handshake.client:
+            environ_base = {
+                "REMOTE_ADDR": handshake.client[0],
+                "REMOTE_PORT": str(handshake.client[1]),
+            }
+        builder = EnvironBuilder(
+            path=path,
+            base_url=f"{handshake.scheme}://{handshake.host}{handshake.root_path}",
+            method=method,
+            headers=headers,
+            data=body,
+            environ_base=environ_base,
+        )
+        try:
+            return builder.get_environ()
+        finally:
+            builder.close()
+
+
+def _reply(response: flask.Response) -> HttpReply:
+    return HttpReply(
+        status=response.status_code,
+        content_type=response.headers.get("Content-Type", ""),
+        body=response.get_data(),
+    )

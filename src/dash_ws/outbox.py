@@ -1,0 +1,120 @@
+"""A page's outbound queue: ordered, bounded and coalescing. No I/O.
+
+Messages leave in the order they were made. While the socket is slow, a newer
+``set`` of a component prop replaces an older one still waiting, so a client
+that falls behind receives the newest state rather than the whole history;
+a ``Patch`` is a change on top of the previous value, so it never replaces
+anything and is never replaced by another patch. If what waits still exceeds
+``max_bytes``, the outbox overflows and the page is disconnected: memory per
+page never passes that ceiling.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from itertools import count
+
+from . import protocol
+
+
+class OutboxOverflow(Exception):
+    """More bytes are waiting than the page's ceiling allows."""
+
+
+@dataclass
+class _PendingSet:
+    component: bytes
+    props: dict[str, bytes]
+    patched: frozenset[str]
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = len(self.component) + sum(
+            len(name) + len(value) for name, value in self.props.items()
+        )
+
+    def encode(self) -> bytes:
+        return protocol.set_message(self.component, self.props)
+
+
+class Outbox:
+    """Pending messages of one page, in order, with per-prop coalescing."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.pending_bytes = 0
+        self._entries: OrderedDict[int, _PendingSet | bytes] = OrderedDict()
+        self._sets_by_component: dict[bytes, list[int]] = {}
+        self._sequence = count()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, message: bytes) -> None:
+        """Queue a message that is never coalesced (results, requests)."""
+        self._append(message, len(message))
+
+    def put_set(
+        self,
+        component: bytes,
+        props: dict[str, bytes],
+        patched: frozenset[str] = frozenset(),
+    ) -> None:
+        """Queue a ``set``; ``patched`` names the props whose value is a Patch."""
+        replaced = frozenset(props) - patched
+        if replaced:
+            self._drop_older_values(component, replaced)
+        entry = _PendingSet(component, dict(props), patched)
+        key = self._append(entry, entry.size)
+        self._sets_by_component.setdefault(component, []).append(key)
+
+    def take(self, max_frame_bytes: int) -> list[bytes]:
+        """Remove and return the oldest messages, about ``max_frame_bytes`` worth."""
+        taken: list[bytes] = []
+        taken_bytes = 0
+        while self._entries and (not taken or taken_bytes < max_frame_bytes):
+            key, entry = self._entries.popitem(last=False)
+            if isinstance(entry, _PendingSet):
+                self._forget_set(entry.component, key)
+                self.pending_bytes -= entry.size
+                message = entry.encode()
+            else:
+                self.pending_bytes -= len(entry)
+                message = entry
+            taken.append(message)
+            taken_bytes += len(message)
+        return taken
+
+    def _append(self, entry: _PendingSet | bytes, size: int) -> int:
+        key = next(self._sequence)
+        self._entries[key] = entry
+        self.pending_bytes += size
+        if self.pending_bytes > self.max_bytes:
+            raise OutboxOverflow(
+                f"{self.pending_bytes} bytes waiting for a client that is not "
+                f"reading (limit {self.max_bytes})"
+            )
+        return key
+
+    def _drop_older_values(self, component: bytes, names: frozenset[str]) -> None:
+        for key in list(self._sets_by_component.get(component, ())):
+            older = self._entries[key]
+            assert isinstance(older, _PendingSet)
+            kept = {n: v for n, v in older.props.items() if n not in names}
+            if len(kept) == len(older.props):
+                continue
+            self.pending_bytes -= older.size
+            if kept:
+                shrunk = _PendingSet(component, kept, older.patched - names)
+                self._entries[key] = shrunk
+                self.pending_bytes += shrunk.size
+            else:
+                del self._entries[key]
+                self._forget_set(component, key)
+
+    def _forget_set(self, component: bytes, key: int) -> None:
+        keys = self._sets_by_component[component]
+        keys.remove(key)
+        if not keys:
+            del self._sets_by_component[component]

@@ -1,0 +1,85 @@
+"""``@callback(websocket=..., persistent=...)``: which callbacks use the socket.
+
+Event callbacks are registered with Dash as usual; their output keys are
+remembered here so the page knows to send them over the socket. Persistent
+callbacks have no inputs or outputs, so Dash never sees them: the server
+starts them itself when a page's socket is ready.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import dash
+
+from . import dash_adapter
+from .callbacks import PersistentCallback
+
+_DEPENDENCY_KEYWORDS = ("output", "inputs", "state")
+
+
+@dataclass
+class SocketCallbacks:
+    """The socket callbacks of one scope: the process (``callback``) or one app."""
+
+    websocket_outputs: set[str] = field(default_factory=set)
+    persistent: list[PersistentCallback] = field(default_factory=list)
+
+    def register(
+        self,
+        dash_register: Callable[..., Callable],
+        callback_list: list,
+        args: tuple,
+        kwargs: dict,
+        websocket: bool,
+        persistent: bool,
+    ) -> Callable[[Callable], Callable]:
+        """Register through ``dash_register`` (``dash.callback`` or ``app.callback``)."""
+        if persistent:
+            dependencies = args or [k for k in _DEPENDENCY_KEYWORDS if k in kwargs]
+            if dependencies:
+                raise TypeError(
+                    "a persistent callback takes no Input, Output or State: it starts "
+                    "when the page's socket opens and streams with set_props"
+                )
+            return self._register_persistent
+
+        dash_decorator = dash_register(*args, **kwargs)
+
+        def decorator(function: Callable) -> Callable:
+            before = len(callback_list)
+            registered = dash_decorator(function)
+            if websocket:
+                self.websocket_outputs.update(dash_adapter.outputs_added(callback_list, before))
+            return registered
+
+        return decorator
+
+    def _register_persistent(self, function: Callable[[], Any]) -> Callable[[], Any]:
+        self.persistent.append(PersistentCallback(function))
+        return function
+
+
+process_callbacks = SocketCallbacks()
+"""Callbacks registered with the module-level ``callback``, shared by every app."""
+
+
+def callback(
+    *args: Any, websocket: bool = False, persistent: bool = False, **kwargs: Any
+) -> Callable[[Callable], Callable]:
+    """``dash.callback`` with two more arguments.
+
+    ``websocket=True`` runs the callback over the page's socket even when the
+    app does not set ``websocket_callbacks=True``. ``persistent=True`` makes a
+    callback with no inputs or outputs that runs for as long as the page is
+    open.
+    """
+    return process_callbacks.register(
+        dash.callback,
+        dash_adapter.global_callback_list(),
+        args,
+        kwargs,
+        websocket,
+        persistent,
+    )
