@@ -94,9 +94,8 @@ class FlaskCallbackBackend:
 
     def _call_environ(self, handshake: Handshake, call: protocol.Call) -> dict:
         headers = {"content-type": "application/json", **{k.lower(): v for k, v in call.headers.items()}}
-        return self._environ(
-            handshake, "POST", self._update_path, orjson.dumps(call.body), headers
-        )
+        path = self._update_path + ("?" + call.query if call.query else "")
+        return self._environ(handshake, "POST", path, orjson.dumps(call.body), headers)
 
     def _environ(
         self,

@@ -50,11 +50,12 @@ class Ready:
 
 @dataclass(frozen=True)
 class Call:
-    """Run a callback; ``body`` is what Dash posts to ``_dash-update-component``."""
+    """Run a callback: the body, query string and headers of the renderer's POST."""
 
     call_id: int
     body: dict
     headers: dict[str, str] = field(default_factory=dict)
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,10 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
             raise ProtocolError("call headers must map strings to strings")
-        return Call(_request_id(message), body, headers)
+        query = message.get("query") or ""
+        if not isinstance(query, str):
+            raise ProtocolError("call query must be a string")
+        return Call(_request_id(message), body, headers, query)
     if kind == "prop":
         return PropReply(
             _request_id(message), bool(message.get("found")), message.get("value")

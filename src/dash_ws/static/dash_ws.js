@@ -212,6 +212,8 @@
   /* ------------------------------------------------------------ Calls */
 
   var NULL_BODY_STATUS = {101: 1, 204: 1, 205: 1, 304: 1};
+  // Background callbacks poll their job over HTTP; they stay there.
+  var BACKGROUND_ARGS = ['cacheKey', 'job', 'oldJob', 'cancelJob'];
   var nativeFetch = window.fetch.bind(window);
   var pending = {};
   var nextCallId = 1;
@@ -231,7 +233,8 @@
   function socketCall(input, init) {
     if (!init || String(init.method || 'GET').toUpperCase() !== 'POST') return null;
     var url = new URL(typeof input === 'string' ? input : input.url, location.href);
-    if (url.pathname !== config.update_path || url.search) return null;
+    if (url.pathname !== config.update_path) return null;
+    if (BACKGROUND_ARGS.some(function (name) { return url.searchParams.has(name); })) return null;
     var body;
     try {
       body = JSON.parse(init.body);
@@ -244,7 +247,10 @@
       return new Promise(function (resolve) {
         var id = nextCallId++;
         pending[id] = resolve;
-        connection.send({type: 'call', id: id, body: body, headers: plainHeaders(init.headers)});
+        connection.send({
+          type: 'call', id: id, body: body, query: url.search.slice(1),
+          headers: plainHeaders(init.headers)
+        });
       });
     });
   }
