@@ -1,8 +1,9 @@
 import asyncio
 from dash import html, dcc, Input, Output
 from dash_ws import Dash, callback, set_props
+from _backend import BACKEND
 
-app = Dash(websocket_callbacks=True)
+app = Dash(backend=BACKEND, websocket_callbacks=True)
 
 app.layout = html.Div([
     html.Button("Start Countdown", id="start-btn"),

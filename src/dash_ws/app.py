@@ -73,9 +73,14 @@ class Dash(dash.Dash):
             super().callback, self._callback_list, args, kwargs, websocket, persistent
         )
 
+    def _setup_server(self) -> None:
+        """Adopt callbacks registered with ``dash_ws.callback``, as Dash adopts ``dash.callback``'s."""
+        super()._setup_server()
+        self.socket_callbacks.adopt(process_callbacks)
+
     @property
     def persistent_callbacks(self) -> list[PersistentCallback]:
-        return process_callbacks.persistent + self.socket_callbacks.persistent
+        return self.socket_callbacks.persistent + process_callbacks.persistent
 
     def websocket_outputs(self) -> set[str]:
         """Output keys of the callbacks that go over the socket in per-callback mode."""

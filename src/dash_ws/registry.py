@@ -56,6 +56,13 @@ class SocketCallbacks:
 
         return decorator
 
+    def adopt(self, other: "SocketCallbacks") -> None:
+        """Take over ``other``'s callbacks, leaving it empty."""
+        self.websocket_outputs |= other.websocket_outputs
+        self.persistent.extend(other.persistent)
+        other.websocket_outputs.clear()
+        other.persistent.clear()
+
     def _register_persistent(self, function: Callable[[], Any]) -> Callable[[], Any]:
         self.persistent.append(PersistentCallback(function))
         return function

@@ -1,0 +1,13 @@
+"""Benchmark app for upstream Dash 4.4.1's own WebSocket callbacks (FastAPI backend).
+
+``uvicorn app_upstream:server``, run from its own virtual environment.
+"""
+
+from dash import Dash, callback, ctx, set_props
+
+import bench_callbacks
+
+app = Dash(__name__, backend="fastapi", websocket_callbacks=True)
+app.layout = bench_callbacks.layout()
+bench_callbacks.register(callback, ctx, set_props)
+server = app.server

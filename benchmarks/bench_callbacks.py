@@ -1,0 +1,136 @@
+"""The benchmark's layout and callbacks, shared verbatim by both apps.
+
+``register`` takes the side's own ``callback``, ``ctx`` and ``set_props``
+(``dash_ws`` for dash-ws, ``dash`` for upstream Dash 4.4.1), so both servers
+run exactly the same Python code. Every callback is ``async def``, so on both
+sides it runs on the event loop (upstream sends sync callbacks to a 4-thread
+pool, dash-ws to a 16-thread pool); ``echo_sync`` is the one sync callback,
+kept to measure that path too.
+
+Timestamps: values that the client turns into latencies carry the server's
+``time.time()``; client and server share a clock (one machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from dash import Input, Output, Patch, State, dcc, html
+
+STREAM_PERIOD = 0.1  # 10 Hz
+FLOOD_CHUNK = "x" * 100_000  # ~100 KB per update, 10 updates/s: ~1 MB/s
+
+
+def layout():
+    return html.Div(
+        [
+            html.Div(id="tick"),  # persistent 10 Hz stream
+            html.Button(id="once-btn"),
+            html.Div(id="once-out"),
+            html.Div(id="once-done"),
+            dcc.Input(id="get-src", value="hello"),
+            dcc.Input(id="get-count", type="number", value=200),
+            html.Button(id="get-btn"),
+            html.Div(id="get-out"),
+            dcc.Input(id="burst-secs", type="number", value=3),
+            html.Button(id="burst-btn"),
+            html.Div(id="burst-out"),
+            html.Div(id="burst-done"),
+            dcc.Input(id="flood-secs", type="number", value=10),
+            html.Button(id="flood-btn"),
+            html.Div(id="flood-log", children=[]),
+            html.Div(id="flood-done"),
+            dcc.Input(id="echo-in", value=""),
+            html.Div(id="echo-out"),
+            dcc.Input(id="echo-in-a", value=""),
+            html.Div(id="echo-out-a"),
+        ]
+    )
+
+
+def register(callback, ctx, set_props):
+    @callback(persistent=True)
+    async def stream():
+        """Persistent: one ``tick`` update every 100 ms for as long as the page is open."""
+        ws = ctx.websocket
+        next_at = time.monotonic() + random.random() * STREAM_PERIOD  # spread the phases
+        while not ws.is_shutdown:
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            set_props("tick", {"children": time.time()})
+            next_at += STREAM_PERIOD
+            now = time.monotonic()
+            if next_at < now - STREAM_PERIOD:  # fell behind by a whole period: don't burst
+                next_at = now
+
+    @callback(
+        Output("once-done", "children"),
+        Input("once-btn", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    async def once(n_clicks):
+        """Event callback: one set_props, then return."""
+        set_props("once-out", {"children": time.time()})
+        return n_clicks
+
+    @callback(
+        Output("get-out", "children"),
+        Input("get-btn", "n_clicks"),
+        State("get-count", "value"),
+        prevent_initial_call=True,
+    )
+    async def get_loop(n_clicks, count):
+        """``count`` sequential get_prop round trips; returns each one's duration in ms."""
+        ws = ctx.websocket
+        durations = []
+        for _ in range(int(count or 200)):
+            started = time.perf_counter()
+            await ws.get_prop("get-src", "value")
+            durations.append((time.perf_counter() - started) * 1000.0)
+        return durations
+
+    @callback(
+        Output("burst-done", "children"),
+        Input("burst-btn", "n_clicks"),
+        State("burst-secs", "value"),
+        prevent_initial_call=True,
+    )
+    async def burst(n_clicks, seconds):
+        """Continuous producer: set_props in a tight loop, yielding with sleep(0)."""
+        end = time.monotonic() + float(seconds or 3)
+        produced = 0
+        while time.monotonic() < end:
+            produced += 1
+            set_props("burst-out", {"children": [produced, time.time()]})
+            await asyncio.sleep(0)
+        return produced
+
+    @callback(
+        Output("flood-done", "children"),
+        Input("flood-btn", "n_clicks"),
+        State("flood-secs", "value"),
+        prevent_initial_call=True,
+    )
+    async def flood(n_clicks, seconds):
+        """~1 MB/s of Patch appends (never coalesced) for ``seconds``."""
+        ws = ctx.websocket
+        end = time.monotonic() + float(seconds or 10)
+        sent = 0
+        while time.monotonic() < end and not ws.is_shutdown:
+            patch = Patch()
+            patch.append(FLOOD_CHUNK)
+            set_props("flood-log", {"children": patch})
+            sent += 1
+            await asyncio.sleep(0.1)
+        return sent
+
+    @callback(Output("echo-out", "children"), Input("echo-in", "value"))
+    def echo_sync(value):
+        """Request/response, sync (worker thread on the socket path)."""
+        return value
+
+    @callback(Output("echo-out-a", "children"), Input("echo-in-a", "value"))
+    async def echo_async(value):
+        """Request/response, async (event loop)."""
+        return value

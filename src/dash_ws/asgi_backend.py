@@ -1,0 +1,126 @@
+"""Callbacks of a FastAPI- or Quart-served Dash app (dash>=4.2), run through the app itself.
+
+Each socket ``call`` is replayed as an in-process HTTP request to the app's
+own ASGI server, with the page's handshake headers and cookies, so the app's
+middleware (authentication included) and Dash's dispatch see what they see
+over HTTP. Async callbacks are awaited on the event loop. Dash's FastAPI and
+Quart routes run sync callbacks inline, on whatever loop serves the request,
+so sync callbacks are replayed on a private loop in a worker thread instead,
+where they block nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import orjson
+
+from . import dash_adapter, protocol
+from .callbacks import HttpReply, PersistentCallback, Rejection
+from .handshake import Handshake
+from .session import WebSocket
+
+if TYPE_CHECKING:
+    import dash_ws
+
+# Statuses that mean "the app's protection refused this request".
+_REFUSING_STATUSES = frozenset({401, 403, 407})
+
+
+class AsgiCallbackBackend:
+    """``CallbackBackend`` for ``dash.Dash(backend="fastapi" | "quart")``."""
+
+    def __init__(self, app: "dash_ws.Dash") -> None:
+        self.app = app
+        self.server = app.server
+        self._update_path = app.config.routes_pathname_prefix + "_dash-update-component"
+
+    def is_async(self, output: str) -> bool:
+        return dash_adapter.is_async_callback(self.app, output)
+
+    def persistent_callbacks(self) -> Sequence[PersistentCallback]:
+        return self.app.persistent_callbacks
+
+    async def dispatch_async(self, handshake: Handshake, call: protocol.Call) -> HttpReply:
+        return await self._request(handshake, "POST", self._update_path, call)
+
+    def dispatch_sync(self, handshake: Handshake, call: protocol.Call) -> HttpReply:
+        return asyncio.run(self._request(handshake, "POST", self._update_path, call))
+
+    def authorize(self, handshake: Handshake) -> Rejection | None:
+        """Replay the handshake as a GET; a refusing status or a redirect refuses the socket."""
+        reply = asyncio.run(self._request(handshake, "GET", handshake.path, None))
+        if reply.status in _REFUSING_STATUSES or 300 <= reply.status < 400:
+            return Rejection(reply.status, f"refused by the app (HTTP {reply.status})")
+        return None
+
+    @contextmanager
+    def persistent_scope(self, handshake: Handshake, websocket: WebSocket) -> Iterator[None]:
+        with dash_adapter.callback_scope(websocket, handshake):
+            yield
+
+    async def _request(
+        self, handshake: Handshake, method: str, path: str, call: protocol.Call | None
+    ) -> HttpReply:
+        body = orjson.dumps(call.body) if call else b""
+        extra = {"content-type": "application/json", **{k.lower(): v for k, v in call.headers.items()}} if call else {}
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in handshake.page_headers(extra)
+        ]
+        headers.append((b"content-length", str(len(body)).encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": handshake.scheme,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": (call.query if call else "").encode(),
+            "root_path": handshake.root_path,
+            "headers": headers,
+            "client": handshake.client,
+            "server": handshake.server,
+            "state": {},
+        }
+        response = _CollectedResponse()
+        request_sent = False
+
+        async def receive() -> dict:
+            nonlocal request_sent
+            if not request_sent:
+                request_sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await response.complete.wait()
+            return {"type": "http.disconnect"}
+
+        await self.server(scope, receive, response.send)
+        return response.reply()
+
+
+class _CollectedResponse:
+    """An ASGI ``send`` that keeps the response in memory."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.complete = asyncio.Event()
+
+    async def send(self, message: dict) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", ()))
+        elif message["type"] == "http.response.body":
+            self.chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.complete.set()
+
+    def reply(self) -> HttpReply:
+        content_type = next(
+            (v.decode("latin-1") for k, v in self.headers if k.lower() == b"content-type"), ""
+        )
+        return HttpReply(self.status, content_type, b"".join(self.chunks))

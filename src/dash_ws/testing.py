@@ -1,0 +1,335 @@
+"""A test client for dash-ws apps: open a page's socket, fire callbacks, watch props arrive.
+
+``TestClient(app).page()`` opens a socket to the real app in-process (no
+server, no browser); ``connect(url)`` does the same over the network to a
+running server. Both give a ``PageClient`` that speaks the browser client's
+protocol, answers the server's ``get_prop`` requests from ``page.props`` (the
+values the simulated page holds) and records every streamed update::
+
+    async with TestClient(app).page() as page:
+        page.props["name-input", "value"] = "Ada"
+        result = await page.call("greeting-output.children", inputs=[1])
+        assert result.outputs == {"greeting-output": {"children": "Hello, Ada!"}}
+        assert page.updates[0].props == {"children": "Processing for Ada..."}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any, AsyncIterator, Protocol
+
+from . import protocol
+from .app import Dash
+
+
+class ConnectionRefused(Exception):
+    """The server closed the socket instead of serving it."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"socket refused with {code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Update:
+    """One streamed ``set_props`` as the page received it."""
+
+    component: Any
+    props: dict
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """The answer to a callback, as the renderer would receive it over HTTP."""
+
+    status: int
+    content_type: str
+    body: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def outputs(self) -> dict:
+        """``{component: {prop: value}}`` of a 200 answer."""
+        if self.status != 200:
+            raise AssertionError(f"callback answered {self.status}: {self.body[:500]}")
+        return self.json["response"]
+
+
+@dataclass(frozen=True)
+class Closed:
+    code: int
+    reason: str
+
+
+class _Transport(Protocol):
+    async def send(self, text: str) -> None: ...
+
+    async def receive(self) -> str | Closed: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class PageClient:
+    """One simulated page on a dash-ws socket."""
+
+    app: Dash | None
+    transport: _Transport
+    props: dict[tuple[Any, str], Any] = field(default_factory=dict)
+    updates: list[Update] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    closed: Closed | None = None
+
+    def __post_init__(self) -> None:
+        self._call_ids = count(1)
+        self._results: dict[int, asyncio.Future] = {}
+        self._changed = asyncio.Condition()
+        self._reader = asyncio.ensure_future(self._read())
+
+    # ---------------------------------------------------------------- actions
+
+    async def ready(self) -> None:
+        """Say the page has rendered: the server starts persistent callbacks."""
+        await self.transport.send(json.dumps({"type": "ready"}))
+
+    async def call(
+        self,
+        output: str,
+        inputs: list | None = None,
+        state: list | None = None,
+        triggered: list[str] | None = None,
+        timeout: float = 10.0,
+    ) -> CallResult:
+        """Fire the callback registered for ``output`` with these input and state values."""
+        body = self.request_body(output, inputs or [], state or [], triggered)
+        return await self.call_raw(body, timeout=timeout)
+
+    async def call_raw(
+        self, body: dict, headers: dict | None = None, timeout: float = 10.0
+    ) -> CallResult:
+        """Send a ``_dash-update-component`` body as-is and wait for its answer."""
+        result = self.send_call(body, headers)
+        return await asyncio.wait_for(result, timeout)
+
+    def send_call(self, body: dict, headers: dict | None = None) -> asyncio.Future:
+        """Send a call without waiting; the future resolves to its ``CallResult``."""
+        call_id = next(self._call_ids)
+        answer = asyncio.get_running_loop().create_future()
+        self._results[call_id] = answer
+        message = {"type": "call", "id": call_id, "body": body, "headers": headers or {}}
+        asyncio.ensure_future(self.transport.send(json.dumps(message)))
+        return answer
+
+    async def send_text(self, text: str) -> None:
+        """Send a raw frame, for testing how the server takes bad input."""
+        await self.transport.send(text)
+
+    async def wait_for(self, predicate, timeout: float = 10.0) -> None:
+        """Wait until ``predicate(page)`` holds, re-checked on every message."""
+
+        async def satisfied() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: predicate(self))
+
+        await asyncio.wait_for(satisfied(), timeout)
+
+    async def close(self) -> None:
+        await self.transport.close()
+        await asyncio.gather(self._reader, return_exceptions=True)
+
+    # ---------------------------------------------------------------- bodies
+
+    def request_body(
+        self, output: str, inputs: list, state: list, triggered: list[str] | None
+    ) -> dict:
+        """The body the renderer would post for this callback and these values."""
+        from dash._utils import split_callback_id
+
+        if self.app is None:
+            raise RuntimeError("request_body needs the app; use call_raw over the network")
+        self.app._setup_server()
+        spec = self.app.callback_map[output]
+        dependencies = [_dependency(d, v) for d, v in zip(spec["inputs"], inputs)]
+        states = [_dependency(d, v) for d, v in zip(spec["state"], state)]
+        if triggered is None:
+            triggered = [f"{_key(d['id'])}.{d['property']}" for d in dependencies[:1]]
+        return {
+            "output": output,
+            "outputs": split_callback_id(output),
+            "inputs": dependencies,
+            "changedPropIds": triggered,
+            "state": states,
+        }
+
+    # ---------------------------------------------------------------- reading
+
+    async def _read(self) -> None:
+        while True:
+            frame = await self.transport.receive()
+            async with self._changed:
+                if isinstance(frame, Closed):
+                    self.closed = frame
+                    for answer in self._results.values():
+                        if not answer.done():
+                            answer.set_exception(ConnectionRefused(frame.code, frame.reason))
+                    self._changed.notify_all()
+                    return
+                for message in json.loads(frame):
+                    await self._handle(message)
+                self._changed.notify_all()
+
+    async def _handle(self, message: dict) -> None:
+        kind = message["type"]
+        if kind == "set":
+            self.updates.append(Update(message["component"], message["props"]))
+        elif kind == "result":
+            answer = self._results.pop(message["id"], None)
+            if answer is not None and not answer.done():
+                answer.set_result(
+                    CallResult(message["status"], message["content_type"], message["body"])
+                )
+        elif kind == "get":
+            key = (_hashable(message["component"]), message["prop"])
+            component_known = any(k[0] == key[0] for k in self.props)
+            reply = {
+                "type": "prop",
+                "id": message["id"],
+                "found": component_known,
+                "value": self.props.get(key),
+            }
+            await self.transport.send(json.dumps(reply))
+        elif kind == "error":
+            self.errors.append(message["message"])
+
+
+def _dependency(spec: dict, value: Any) -> dict:
+    return {"id": spec["id"], "property": spec["property"], "value": value}
+
+
+def _key(component_id: Any) -> str:
+    if isinstance(component_id, dict):
+        return json.dumps(component_id, sort_keys=True, separators=(",", ":"))
+    return component_id
+
+
+def _hashable(component_id: Any) -> Any:
+    return _key(component_id) if isinstance(component_id, dict) else component_id
+
+
+# ---------------------------------------------------------------- transports
+
+
+class _InProcessTransport:
+    """The app's ASGI callable driven directly through queues."""
+
+    def __init__(self, asgi, scope: dict) -> None:
+        self._to_app: asyncio.Queue = asyncio.Queue()
+        self._from_app: asyncio.Queue = asyncio.Queue()
+        self._to_app.put_nowait({"type": "websocket.connect"})
+        self._app_task = asyncio.ensure_future(asgi(scope, self._to_app.get, self._from_app.put))
+        self._app_task.add_done_callback(
+            lambda _: self._from_app.put_nowait({"type": "websocket.close", "code": 1006, "reason": "app ended"})
+        )
+
+    async def accepted(self) -> None:
+        first = await self._from_app.get()
+        if first["type"] == "websocket.accept":
+            return
+        raise ConnectionRefused(first.get("code", 1000), first.get("reason", ""))
+
+    async def send(self, text: str) -> None:
+        await self._to_app.put({"type": "websocket.receive", "text": text})
+
+    async def receive(self) -> str | Closed:
+        event = await self._from_app.get()
+        if event["type"] == "websocket.send":
+            return event.get("text") or event.get("bytes", b"").decode()
+        return Closed(event.get("code", 1000), event.get("reason", ""))
+
+    async def close(self) -> None:
+        await self._to_app.put({"type": "websocket.disconnect", "code": 1001})
+        await asyncio.gather(self._app_task, return_exceptions=True)
+
+
+class _NetworkTransport:
+    """A real socket to a running server, through the ``websockets`` library."""
+
+    def __init__(self, connection) -> None:
+        self._connection = connection
+
+    async def send(self, text: str) -> None:
+        await self._connection.send(text)
+
+    async def receive(self) -> str | Closed:
+        import websockets
+
+        try:
+            return await self._connection.recv()
+        except websockets.ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else 1006
+            reason = closed.rcvd.reason if closed.rcvd else ""
+            return Closed(code, reason)
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+
+class TestClient:
+    """Opens simulated pages on ``app``, in-process."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, app: Dash, base_url: str = "http://testserver") -> None:
+        self.app = app
+        self.base_url = base_url
+
+    @asynccontextmanager
+    async def page(
+        self, headers: dict[str, str] | None = None, origin: str | None = None
+    ) -> AsyncIterator[PageClient]:
+        """A page of the app; ``headers`` (cookies included) as the browser would send."""
+        scheme, host = self.base_url.split("://", 1)
+        page_headers = {"host": host, "origin": origin or self.base_url, **(headers or {})}
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "scheme": "wss" if scheme == "https" else "ws",
+            "path": self.app.socket_path,
+            "raw_path": self.app.socket_path.encode(),
+            "query_string": f"v={protocol.VERSION}".encode(),
+            "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in page_headers.items()],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+            "subprotocols": [],
+            "state": {},
+        }
+        transport = _InProcessTransport(self.app.asgi, scope)
+        await transport.accepted()
+        page = PageClient(self.app, transport)
+        try:
+            yield page
+        finally:
+            await page.close()
+
+
+@asynccontextmanager
+async def connect(url: str, app: Dash | None = None, **options: Any) -> AsyncIterator[PageClient]:
+    """A page on a running server at ``url`` (``ws://host:port/_dash-ws/socket``)."""
+    import websockets
+
+    separator = "&" if "?" in url else "?"
+    connection = await websockets.connect(f"{url}{separator}v={protocol.VERSION}", **options)
+    page = PageClient(app, _NetworkTransport(connection))
+    try:
+        yield page
+    finally:
+        await page.close()

@@ -1,0 +1,83 @@
+"""The wire protocol, without a socket."""
+
+import json
+
+import numpy as np
+import pytest
+from dash import Patch, html
+
+from dash_ws import protocol
+from dash_ws.errors import ProtocolError
+
+LIMIT = 1024
+
+
+def test_call_is_parsed_with_body_headers_and_query():
+    frame = json.dumps(
+        {"type": "call", "id": 7, "body": {"output": "a.children"}, "headers": {"X-A": "1"}, "query": "endId=x"}
+    )
+    message = protocol.parse_inbound(frame, LIMIT)
+    assert message == protocol.Call(7, {"output": "a.children"}, {"X-A": "1"}, "endId=x")
+
+
+def test_prop_reply_ready_and_ping_are_parsed():
+    assert protocol.parse_inbound('{"type":"prop","id":3,"found":true,"value":[1]}', LIMIT) == (
+        protocol.PropReply(3, True, [1])
+    )
+    assert protocol.parse_inbound('{"type":"ready"}', LIMIT) == protocol.Ready()
+    assert protocol.parse_inbound(b'{"type":"ping"}', LIMIT) == protocol.Ping()
+
+
+@pytest.mark.parametrize(
+    "frame, complaint",
+    [
+        ("{not json", "malformed JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"type":"launch"}', "unknown message type 'launch'"),
+        ('{"type":"call","id":1}', "body object with an 'output' string"),
+        ('{"type":"call","id":"1","body":{"output":"a.b"}}', "integer 'id'"),
+        ('{"type":"call","id":true,"body":{"output":"a.b"}}', "integer 'id'"),
+        ('{"type":"call","id":1,"body":{"output":"a.b"},"headers":{"a":1}}', "headers"),
+        ('{"type":"call","id":1,"body":{"output":"a.b"},"query":5}', "query"),
+        ('{"type":"prop","found":true}', "integer 'id'"),
+    ],
+)
+def test_bad_frames_are_refused_with_a_reason(frame, complaint):
+    with pytest.raises(ProtocolError, match=complaint):
+        protocol.parse_inbound(frame, LIMIT)
+
+
+def test_oversized_frame_is_refused_before_parsing():
+    with pytest.raises(ProtocolError, match="exceeds the limit of 1024 bytes"):
+        protocol.parse_inbound('{"type":"ping","pad":"' + "x" * LIMIT + '"}', LIMIT)
+
+
+def test_values_are_encoded_as_dash_encodes_outputs():
+    from dash._utils import to_json
+
+    figure = {"data": [{"z": np.arange(4).reshape(2, 2)}], "layout": {}}
+    assert protocol.encode_value(figure) == to_json(figure).encode()
+    assert json.loads(protocol.encode_value(html.Div("x", id="d")))["type"] == "Div"
+    patch = Patch()
+    patch["a"] = 1
+    assert json.loads(protocol.encode_value(patch))["__dash_patch_update"] == "__dash_patch_update"
+
+
+def test_server_messages_are_valid_json_in_one_frame():
+    component = protocol.encode_component_id({"type": "card", "index": 2})
+    messages = [
+        protocol.set_message(component, {"children": b'"hi"', "style": b'{"color":"red"}'}),
+        protocol.get_message(4, protocol.encode_component_id("name"), "value"),
+        protocol.result_message(1, 200, "application/json", b'{"multi":true}'),
+        protocol.error_message("bad"),
+        protocol.PONG,
+    ]
+    decoded = json.loads(protocol.frame(messages))
+    assert decoded[0] == {
+        "type": "set",
+        "component": {"index": 2, "type": "card"},
+        "props": {"children": "hi", "style": {"color": "red"}},
+    }
+    assert decoded[1] == {"type": "get", "id": 4, "component": "name", "prop": "value"}
+    assert decoded[2]["body"] == '{"multi":true}'
+    assert [m["type"] for m in decoded] == ["set", "get", "result", "error", "pong"]
