@@ -4,9 +4,9 @@ Each socket ``call`` becomes a Flask request built from the page's handshake
 (cookies, headers, remote address) plus the headers the renderer put on its
 fetch (``X-CSRFToken`` and the like). Flask then does what it does for HTTP:
 ``before_request`` hooks (dash-auth, login checks), Dash's dispatch, error
-handlers (Dash's debug error page), ``after_request`` hooks. Sync callbacks
-go through ``full_dispatch_request`` in a worker thread; async callbacks are
-awaited on the event loop with the same steps around them.
+handlers (Dash's debug error page), ``after_request`` hooks. Async callbacks
+are awaited on the event loop; sync callbacks take the same steps in a worker
+thread.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import flask
 import orjson
+from flask.signals import request_started
 from werkzeug.test import EnvironBuilder
 
 from . import dash_adapter, protocol
@@ -43,17 +44,21 @@ class FlaskCallbackBackend:
         return self.app.persistent_callbacks
 
     def dispatch_sync(self, handshake: Handshake, call: protocol.Call) -> HttpReply:
-        with self.flask.request_context(self._call_environ(handshake, call)):
-            try:
-                response = self.flask.full_dispatch_request()
-            except Exception as error:
-                response = self.flask.handle_exception(error)
-            return _reply(response)
+        """Run a sync callback in this worker thread, with no event loop running in it.
+
+        Dash's async view (registered when asgiref is installed) awaits
+        nothing for a sync callback, so its coroutine completes in one step;
+        driving it directly keeps Flask from starting a loop around user code,
+        where ``asyncio.run(ws.get_prop(...))`` would fail.
+        """
+        return _run_to_completion(self.dispatch_async(handshake, call))
 
     async def dispatch_async(self, handshake: Handshake, call: protocol.Call) -> HttpReply:
+        """Flask's ``full_dispatch_request``, with the view awaited on this loop."""
         with self.flask.request_context(self._call_environ(handshake, call)):
             try:
                 try:
+                    request_started.send(self.flask, _async_wrapper=self.flask.ensure_sync)
                     returned = self.flask.preprocess_request()
                     if returned is None:
                         returned = await self._run_view()
@@ -124,6 +129,15 @@ class FlaskCallbackBackend:
             return builder.get_environ()
         finally:
             builder.close()
+
+
+def _run_to_completion(coroutine: Any) -> Any:
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return finished.value
+    coroutine.close()
+    raise RuntimeError("a sync callback's dispatch awaited something; it needs an event loop")
 
 
 def _reply(response: flask.Response) -> HttpReply:
