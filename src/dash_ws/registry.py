@@ -45,10 +45,10 @@ class SocketCallbacks:
                 )
             return self._register_persistent
 
+        before = len(callback_list)  # Dash records some callbacks here, some on decoration
         dash_decorator = dash_register(*args, **kwargs)
 
         def decorator(function: Callable) -> Callable:
-            before = len(callback_list)
             registered = dash_decorator(function)
             if websocket:
                 self.websocket_outputs.update(dash_adapter.outputs_added(callback_list, before))

@@ -293,7 +293,10 @@ class TestClient:
 
     @asynccontextmanager
     async def page(
-        self, headers: dict[str, str] | None = None, origin: str | None = None
+        self,
+        headers: dict[str, str] | None = None,
+        origin: str | None = None,
+        protocol_version: int = protocol.VERSION,
     ) -> AsyncIterator[PageClient]:
         """A page of the app; ``headers`` (cookies included) as the browser would send."""
         scheme, host = self.base_url.split("://", 1)
@@ -304,7 +307,7 @@ class TestClient:
             "scheme": "wss" if scheme == "https" else "ws",
             "path": self.app.socket_path,
             "raw_path": self.app.socket_path.encode(),
-            "query_string": f"v={protocol.VERSION}".encode(),
+            "query_string": f"v={protocol_version}".encode(),
             "root_path": "",
             "headers": [(k.lower().encode(), v.encode()) for k, v in page_headers.items()],
             "client": ("127.0.0.1", 50000),

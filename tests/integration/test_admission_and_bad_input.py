@@ -1,0 +1,135 @@
+"""Who may open a socket, what it sees of the page, and how bad input is answered."""
+
+import flask
+import pytest
+from dash import Input, Output, html
+
+from dash_ws import Dash, ctx, set_props
+from dash_ws.testing import TestClient
+
+
+def make_app(**options) -> Dash:
+    app = Dash(__name__, websocket_callbacks=True, **options)
+    app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    async def echo(n_clicks):
+        return n_clicks
+
+    return app
+
+
+async def closed_code(client: TestClient, **page_options) -> tuple[int, str]:
+    async with client.page(**page_options) as page:
+        await page.wait_for(lambda p: p.closed is not None, timeout=5)
+    return page.closed.code, page.closed.reason
+
+
+async def test_a_foreign_origin_is_refused_with_a_reason():
+    client = TestClient(make_app())
+    code, reason = await closed_code(client, origin="http://evil.example")
+    assert code == 4003
+    assert "http://evil.example is not allowed" in reason
+
+
+async def test_allowed_origins_admit_an_embedding_site():
+    client = TestClient(make_app(websocket_allowed_origins=["https://embed.example"]))
+    async with client.page(origin="https://embed.example") as page:
+        assert (await page.call("out.children", inputs=[1])).outputs == {"out": {"children": 1}}
+
+
+async def test_before_request_protection_guards_the_socket_and_its_callbacks():
+    app = make_app()
+
+    @app.server.before_request
+    def require_login():
+        if flask.request.cookies.get("session") != "valid":
+            return flask.Response("login required", status=401)
+
+    client = TestClient(app)
+    code, reason = await closed_code(client)
+    assert code == 4001 and "401" in reason
+    async with client.page(headers={"cookie": "session=valid"}) as page:
+        assert (await page.call("out.children", inputs=[1])).outputs == {"out": {"children": 1}}
+
+
+async def test_callbacks_see_the_pages_cookies_headers_and_address():
+    app = make_app()
+    seen = {}
+
+    @app.callback(Output("out", "title"), Input("go", "title"))
+    async def who(title):
+        seen.update(
+            cookies=ctx.cookies,
+            user=ctx.headers.get("X-User") or ctx.headers.get("x-user"),
+            csrf=flask.request.headers.get("X-CSRFToken"),
+            remote=ctx.remote,
+            flask_cookie=flask.request.cookies.get("session"),
+        )
+        return "ok"
+
+    async with TestClient(app).page(headers={"cookie": "session=abc", "x-user": "ada"}) as page:
+        body = page.request_body("out.title", ["t"], [], None)
+        await page.call_raw(body, headers={"X-CSRFToken": "token-1"})
+    assert seen == {
+        "cookies": {"session": "abc"},
+        "user": "ada",
+        "csrf": "token-1",
+        "remote": "127.0.0.1",
+        "flask_cookie": "abc",
+    }
+
+
+async def test_persistent_callbacks_see_the_pages_cookies():
+    app = make_app()
+    seen = []
+
+    @app.callback(persistent=True)
+    async def remember():
+        seen.append((ctx.cookies.get("session"), flask.request.cookies.get("session")))
+        set_props("out", {"children": "hello"})
+
+    async with TestClient(app).page(headers={"cookie": "session=abc"}) as page:
+        await page.ready()
+        await page.wait_for(lambda p: p.updates)
+    assert seen == [("abc", "abc")]
+
+
+@pytest.mark.parametrize(
+    "frame, complaint",
+    [
+        ("{oops", "malformed JSON"),
+        ('{"type":"explode"}', "unknown message type 'explode'"),
+        ('{"type":"prop","id":99,"found":true,"value":1}', "no get_prop is waiting for reply 99"),
+        ('{"type":"ping","pad":"' + "x" * 5000 + '"}', "exceeds the limit of 4096 bytes"),
+    ],
+)
+async def test_bad_messages_get_an_error_and_the_socket_keeps_working(frame, complaint):
+    client = TestClient(make_app(websocket_max_message_bytes=4096))
+    async with client.page() as page:
+        await page.send_text(frame)
+        await page.wait_for(lambda p: p.errors)
+        assert complaint in page.errors[0]
+        assert (await page.call("out.children", inputs=[1])).outputs == {"out": {"children": 1}}
+        assert page.closed is None
+
+
+async def test_a_crashing_callback_on_one_page_leaves_other_pages_alone():
+    app = make_app()
+
+    @app.callback(Output("out", "title"), Input("go", "title"))
+    async def crash(title):
+        raise RuntimeError("boom")
+
+    client = TestClient(app)
+    async with client.page() as crashing, client.page() as bystander:
+        assert (await crashing.call("out.title", inputs=["x"])).status == 500
+        assert (await bystander.call("out.children", inputs=[2])).outputs == {"out": {"children": 2}}
+        assert (await crashing.call("out.children", inputs=[3])).outputs == {"out": {"children": 3}}
+
+
+async def test_an_unsupported_protocol_version_is_refused():
+    async with TestClient(make_app()).page(protocol_version=999) as page:
+        await page.wait_for(lambda p: p.closed is not None)
+    assert page.closed.code == 4400
+    assert "reload the page" in page.closed.reason
