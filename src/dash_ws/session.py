@@ -152,6 +152,11 @@ class PageSession:
         self.send_message(protocol.get_message(request_id, component, prop_name))
         try:
             found, value = await asyncio.wait_for(reply, timeout)
+        except asyncio.TimeoutError:  # a distinct class before Python 3.11
+            raise TimeoutError(
+                f"the page did not answer get_prop({component_id!r}, {prop_name!r}) "
+                f"within {timeout} s"
+            ) from None
         finally:
             self.pending_reads.pop(request_id, None)
         if not found:

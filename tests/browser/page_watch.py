@@ -1,0 +1,82 @@
+"""What a page showed over time, recorded in the page itself.
+
+Polling from the test could miss a value that was on screen for a few
+milliseconds; a MutationObserver in the page sees every change, with the
+time it happened.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from playwright.sync_api import Page
+
+TITLE_RECORDER = """
+(() => {
+  const titles = window.__titlesSeen = [];
+  const note = () => {
+    const title = document.title;
+    if (titles.length === 0 || titles[titles.length - 1].text !== title) {
+      titles.push({text: title, at: performance.now()});
+    }
+  };
+  new MutationObserver(note).observe(document, {subtree: true, childList: true, characterData: true});
+  note();
+})();
+"""
+"""Init script: ``window.__titlesSeen`` gets every document title, from the first."""
+
+_TEXT_RECORDER = """
+(selector) => {
+  const element = document.querySelector(selector);
+  const changes = [{text: element.textContent, at: performance.now()}];
+  new MutationObserver(() => {
+    const text = element.textContent;
+    if (text !== changes[changes.length - 1].text) changes.push({text, at: performance.now()});
+  }).observe(element, {subtree: true, childList: true, characterData: true});
+  (window.__textChanges = window.__textChanges || {})[selector] = changes;
+}
+"""
+
+
+class Shown(NamedTuple):
+    """A text the page showed, and when it appeared (seconds on the page's clock)."""
+
+    text: str
+    at: float
+
+
+def watch_text(page: Page, selector: str) -> None:
+    """Start recording each text ``selector``'s element shows, starting with the current one."""
+    page.evaluate(_TEXT_RECORDER, selector)
+
+
+def texts_shown(page: Page, selector: str) -> list[Shown]:
+    changes = page.evaluate("(selector) => window.__textChanges[selector]", selector)
+    return [Shown(change["text"], change["at"] / 1000) for change in changes]
+
+
+def wait_for_texts(page: Page, selector: str, count: int, timeout_ms: float) -> list[Shown]:
+    """Wait until ``selector`` has shown ``count`` texts since ``watch_text``."""
+    page.wait_for_function(
+        "([selector, count]) => window.__textChanges[selector].length >= count",
+        arg=[selector, count],
+        timeout=timeout_ms,
+    )
+    return texts_shown(page, selector)
+
+
+def titles_shown(page: Page) -> list[Shown]:
+    titles = page.evaluate("window.__titlesSeen")
+    return [Shown(title["text"], title["at"] / 1000) for title in titles]
+
+
+def title_at(titles: list[Shown], moment: float) -> str:
+    """The document title on screen at ``moment``."""
+    return [title.text for title in titles if title.at <= moment][-1]
+
+
+def choose(page: Page, dropdown_id: str, option: str) -> None:
+    """Pick ``option`` in a ``dcc.Dropdown`` the way a person does: open it, click it."""
+    page.click(f"#{dropdown_id}")
+    page.get_by_role("option", name=option, exact=True).click()
