@@ -15,8 +15,9 @@ make_venv() {  # dir, marker module, packages...
     fi
     echo "creating $dir ..."
     "$PYTHON" -m venv "$dir"
-    "$dir/bin/pip" install --quiet --upgrade pip
-    "$dir/bin/pip" install --quiet "$@"
+    # (pip's warnings about this machine's unused local index paths are dropped)
+    "$dir/bin/pip" install --quiet --upgrade pip 2> >(grep -v "is ignored" >&2)
+    "$dir/bin/pip" install --quiet "$@" 2> >(grep -v "is ignored" >&2)
     echo "done: $dir"
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -56,6 +57,7 @@ def _run_reloader(app: "Dash", interval: float) -> None:
     command = list(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
     environment = {**os.environ, _CHILD_FLAG: "1"}
     extra_paths = list(app.config.get("extra_hot_reload_paths") or [])
+    signal.signal(signal.SIGTERM, _interrupt)  # a terminated reloader takes its child along
     while True:
         snapshot = _mtimes(_watched_files(extra_paths))
         child = subprocess.Popen(command, env=environment)
@@ -67,6 +69,10 @@ def _run_reloader(app: "Dash", interval: float) -> None:
             return
         print(" * dash-ws: a source file changed, restarting", flush=True)
         _stop(child)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _watched_files(extra_paths: Iterable[str]) -> list[str]:

@@ -7,7 +7,8 @@ time it happened.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import time
+from typing import Any, Callable, NamedTuple
 
 from playwright.sync_api import Page
 
@@ -80,3 +81,17 @@ def choose(page: Page, dropdown_id: str, option: str) -> None:
     """Pick ``option`` in a ``dcc.Dropdown`` the way a person does: open it, click it."""
     page.click(f"#{dropdown_id}")
     page.get_by_role("option", name=option, exact=True).click()
+
+
+def wait_until(page: Page, condition: Callable[[], Any], timeout: float, waiting_for: str) -> Any:
+    """Poll a test-side ``condition`` while the page runs; its first truthy value.
+
+    Waiting through the page (not ``time.sleep``) lets Playwright deliver
+    events, such as routed socket frames, to the test meanwhile.
+    """
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout}s for {waiting_for}")
+        page.wait_for_timeout(50)
+    return result

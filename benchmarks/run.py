@@ -1,0 +1,538 @@
+#!/usr/bin/env python3
+"""Run the same WebSocket-callback scenarios against dash-ws and upstream Dash 4.4.1.
+
+    python benchmarks/run.py --quick      # < 2 minutes
+    python benchmarks/run.py              # full, about 6 minutes
+
+Each side is one uvicorn worker on 127.0.0.1 serving a benchmark app
+(``app_dashws.py``: dash-ws on Flask; ``app_upstream.py``: Dash's own
+WebSocket callbacks on FastAPI, from its own virtual environment). The load
+client (``loadclient.py``) runs in a third virtual environment, in one or
+more processes. Server CPU and RSS are read from /proc of the server pid,
+client CPU from /proc of the client pids. Only the standard library is used
+here, so any python3 can run this file; see README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+MODES = {
+    "quick": dict(
+        stream_conns=[100, 1000, 2000],
+        stream_warmup=2.0,
+        stream_seconds=4.0,
+        idle_conns=1000,
+        once_count=300,
+        getprop_count=300,
+        burst_seconds=3.0,
+        rps_seconds=2.0,
+        slow_seconds=6.0,
+        rps_kinds=["async"],
+    ),
+    "full": dict(
+        stream_conns=[100, 500, 1000, 2000],
+        stream_warmup=4.0,
+        stream_seconds=15.0,
+        idle_conns=2000,
+        once_count=1000,
+        getprop_count=1000,
+        burst_seconds=3.0,
+        rps_seconds=5.0,
+        slow_seconds=10.0,
+        rps_kinds=["async", "sync"],
+    ),
+}
+
+SIDES = {
+    "dashws": dict(label="dash-ws", target="app_dashws:app.asgi"),
+    "upstream": dict(label="upstream 4.4.1", target="app_upstream:server"),
+}
+
+
+# ----------------------------------------------------------------------- /proc
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def proc_threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+# ----------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    def __init__(self, side: str, python: str, port: int, stack: str, log: Path) -> None:
+        self.side, self.port = side, port
+        command = [
+            python, "-m", "uvicorn", SIDES[side]["target"],
+            "--app-dir", str(BENCH_DIR),
+            "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--backlog", "4096",
+        ]
+        if stack == "same":
+            command += ["--loop", "asyncio", "--http", "h11", "--ws", "websockets-sansio"]
+        self.command = command
+        self.log = open(log, "w")
+        self.proc = subprocess.Popen(
+            command, cwd=BENCH_DIR, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.pid = self.proc.pid
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.side} server exited; see {self.log.name}")
+            try:
+                self.get("/")
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.side} server did not start in {timeout}s")
+
+    def get(self, path: str) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+            return r.read()
+
+    def cpu(self) -> float:
+        return proc_cpu_seconds(self.pid)
+
+    def rss(self) -> int:
+        return proc_rss_kb(self.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Client:
+    """One load-client process; talks JSON lines on stdout, commands on stdin."""
+
+    def __init__(self, python: str, side: str, port: int, scenario: str, **options) -> None:
+        command = [python, str(BENCH_DIR / "loadclient.py"), scenario, "--side", side, "--port", str(port)]
+        for key, value in options.items():
+            command += [f"--{key}", str(value)]
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.pid = self.proc.pid
+        self._stderr: list[str] = []
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+
+    def _drain_stderr(self) -> None:
+        for line in self.proc.stderr:
+            self._stderr.append(line)
+
+    def read_event(self, timeout: float = 300.0) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait(5)
+            raise RuntimeError("load client failed:\n" + "".join(self._stderr[-30:]))
+        return json.loads(line)
+
+    def send(self, line: str) -> None:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def result(self) -> dict:
+        event = self.read_event()
+        while event.get("event") != "result":
+            event = self.read_event()
+        self.proc.wait(30)
+        return event
+
+    def cpu(self) -> float:
+        try:
+            return proc_cpu_seconds(self.pid)
+        except OSError:
+            return 0.0
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ----------------------------------------------------------------------- helpers
+
+
+def merge_hist(hists: list[dict]) -> dict:
+    merged: dict[int, int] = {}
+    for hist in hists:
+        for key, count in hist.items():
+            merged[int(key)] = merged.get(int(key), 0) + count
+    return merged
+
+
+def hist_percentile(hist: dict, q: float, bucket_ms: float = 0.05) -> float | None:
+    total = sum(hist.values())
+    if not total:
+        return None
+    rank = q * (total - 1)
+    seen = 0
+    for key in sorted(hist):
+        seen += hist[key]
+        if seen > rank:
+            return (key + 0.5) * bucket_ms
+    return None
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------- one side
+
+
+class SideRun:
+    def __init__(self, side: str, server_python: str, client_python: str, cfg: dict, args) -> None:
+        self.side, self.cfg, self.args = side, cfg, args
+        self.client_python = client_python
+        self.port = free_port()
+        self.server = Server(side, server_python, self.port, args.stack, Path(args.logdir) / f"server-{side}.log")
+        self.clients: list[Client] = []
+        self.results: dict = {"side": side, "server_command": " ".join(self.server.command)}
+
+    def client(self, scenario: str, **options) -> Client:
+        client = Client(self.client_python, self.side, self.port, scenario, **options)
+        self.clients.append(client)
+        return client
+
+    def run_single(self, scenario: str, **options) -> dict:
+        """A one-process scenario; adds the server's CPU use while it ran."""
+        cpu0, t0 = self.server.cpu(), time.time()
+        result = self.client(scenario, **options).result()
+        elapsed = time.time() - t0
+        result["server_cpu"] = (self.server.cpu() - cpu0) / elapsed
+        return result
+
+    def run(self) -> dict:
+        cfg, r = self.cfg, self.results
+        try:
+            self.server.wait_ready()
+            for path in ("/", "/_dash-layout", "/_dash-dependencies"):  # as a page load does
+                self.server.get(path)
+            self.run_single("once", count=30)  # warm-up: imports, first calls
+            time.sleep(1.0)
+            r["rss_start_kb"] = self.server.rss()
+            r["threads_start"] = proc_threads(self.server.pid)
+
+            log(f"{self.side}: idle latency, get_prop")
+            r["once"] = self.run_single("once", count=cfg["once_count"])
+            r["getprop"] = self.run_single("getprop", count=cfg["getprop_count"])
+            log(f"{self.side}: continuous producer")
+            r["burst"] = self.run_single("burst", seconds=cfg["burst_seconds"])
+            for kind in cfg["rps_kinds"]:
+                log(f"{self.side}: request/response ({kind})")
+                for transport in ("ws", "http"):
+                    r[f"rps_{transport}_{kind}"] = self.run_single(
+                        f"rps-{transport}", kind=kind, seconds=cfg["rps_seconds"], inflight=64
+                    )
+            time.sleep(1.0)
+            r["idle"] = self.idle(cfg["idle_conns"])
+            r["streams"] = {}
+            for conns in cfg["stream_conns"]:
+                time.sleep(1.0)
+                r["streams"][conns] = self.stream(conns)
+            time.sleep(3.0)
+            r["rss_after_close_kb"] = self.server.rss()
+            r["threads_after_close"] = proc_threads(self.server.pid)
+            r["slow"] = self.slow(cfg["slow_seconds"])
+        finally:
+            for client in self.clients:
+                client.kill()
+            self.server.stop()
+        return r
+
+    def procs_for(self, conns: int) -> int:
+        if self.args.client_procs:
+            return self.args.client_procs
+        return max(1, min(4, math.ceil(conns / 500)))
+
+    def _open(self, scenario: str, conns: int, **options) -> tuple[list[Client], dict]:
+        nprocs = self.procs_for(conns)
+        shares = [conns // nprocs + (1 if i < conns % nprocs else 0) for i in range(nprocs)]
+        started = time.time()
+        clients = [self.client(scenario, conns=share, **options) for share in shares]
+        events = [c.read_event() for c in clients]
+        opened = {
+            "opened": sum(e["conns"] for e in events),
+            "failures": sum(e["failures"] for e in events),
+            "connect_seconds": time.time() - started,
+            "client_procs": nprocs,
+        }
+        return clients, opened
+
+    def idle(self, conns: int) -> dict:
+        log(f"{self.side}: {conns} idle connections")
+        rss0 = self.server.rss()
+        clients, info = self._open("idle", conns)
+        time.sleep(2.0)
+        rss1 = self.server.rss()
+        info["rss_before_kb"], info["rss_open_kb"] = rss0, rss1
+        info["kb_per_conn"] = (rss1 - rss0) / max(1, info["opened"])
+        info["threads_open"] = proc_threads(self.server.pid)
+        for client in clients:
+            client.send("CLOSE")
+        results = [client.result() for client in clients]
+        info["closed_early"] = sum(x["closed_early"] for x in results)
+        return info
+
+    def stream(self, conns: int) -> dict:
+        cfg = self.cfg
+        log(f"{self.side}: {conns} streams at 10 Hz")
+        rss0 = self.server.rss()
+        clients, info = self._open("stream", conns)
+        t0 = time.time() + cfg["stream_warmup"]
+        t1 = t0 + cfg["stream_seconds"]
+        for client in clients:
+            client.send(f"START {t0} {t1}")
+        time.sleep(max(0.0, t0 - time.time()))
+        server_cpu0 = self.server.cpu()
+        client_cpu0 = sum(c.cpu() for c in clients)
+        rss_samples = []
+        while time.time() < t1 - 0.3:
+            rss_samples.append(self.server.rss())
+            time.sleep(min(1.0, max(0.05, t1 - 0.3 - time.time())))
+        time.sleep(max(0.0, t1 - time.time()))
+        window = time.time() - (t0 if t0 < time.time() else time.time())
+        server_cpu = (self.server.cpu() - server_cpu0) / window
+        client_cpu = (sum(c.cpu() for c in clients) - client_cpu0) / window
+        results = [client.result() for client in clients]
+        hist = merge_hist([x["hist"] for x in results])
+        updates = sum(x["updates"] for x in results)
+        opened = info["opened"]
+        rss_stream = max(rss_samples) if rss_samples else self.server.rss()
+        info.update(
+            updates=updates,
+            rate_per_conn=updates / cfg["stream_seconds"] / max(1, opened),
+            min_conn_rate=min(x["per_conn_min"] for x in results) / cfg["stream_seconds"],
+            p50_ms=hist_percentile(hist, 0.50),
+            p99_ms=hist_percentile(hist, 0.99),
+            max_ms=hist_percentile(hist, 1.0),
+            server_cpu=server_cpu,
+            client_cpu=client_cpu,
+            rss_before_kb=rss0,
+            rss_stream_kb=rss_stream,
+            kb_per_conn=(rss_stream - rss0) / max(1, opened),
+            closed_early=sum(x["closed_early"] for x in results),
+            errors=sorted({e for x in results for e in x["errors"]}),
+        )
+        return info
+
+    def slow(self, seconds: float) -> dict:
+        log(f"{self.side}: slow client for {seconds:.0f}s under a ~1 MB/s stream")
+        rss0 = self.server.rss()
+        client = self.client("slow", seconds=seconds)
+        client.read_event()
+        samples = []
+        started = time.time()
+        while time.time() - started < seconds:
+            samples.append((round(time.time() - started, 1), self.server.rss()))
+            time.sleep(0.5)
+        samples.append((round(time.time() - started, 1), self.server.rss()))
+        client.send("DRAIN")
+        result = client.result()
+        time.sleep(1.0)
+        return {
+            "rss_before_kb": rss0,
+            "rss_max_kb": max(s[1] for s in samples),
+            "rss_end_kb": samples[-1][1],
+            "rss_after_kb": self.server.rss(),
+            "growth_kb": max(s[1] for s in samples) - rss0,
+            "samples": samples,
+            "close_code": result.get("close_code"),
+            "state_before_drain": result.get("state_before_drain"),
+        }
+
+
+# ----------------------------------------------------------------------- report
+
+
+def fmt(value, spec="{:.2f}", unit="") -> str:
+    if value is None:
+        return "-"
+    return spec.format(value) + unit
+
+
+def table(results: dict, cfg: dict) -> str:
+    sides = [s for s in ("dashws", "upstream") if s in results]
+    rows: list[tuple[str, list[str], str, str]] = []  # label, values, target, verdict
+
+    def row(label, getter, spec="{:.2f}", unit="", target="", check=None):
+        values = []
+        raw = {}
+        for side in sides:
+            try:
+                value = getter(results[side])
+            except (KeyError, TypeError, ZeroDivisionError):
+                value = None
+            raw[side] = value
+            values.append(value if isinstance(value, str) else fmt(value, spec, unit))
+        verdict = ""
+        if check is not None and raw.get("dashws") is not None:
+            verdict = "ok" if check(raw["dashws"]) else "MISSED"
+        rows.append((label, values, target, verdict))
+
+    for conns in cfg["stream_conns"]:
+        s = lambda r, c=conns: r["streams"][c]  # noqa: E731
+        row(f"{conns} streams: delivered Hz/conn", lambda r, s=s: s(r)["rate_per_conn"], "{:.2f}",
+            target=">= 9.5", check=lambda v: v >= 9.5)
+        row(f"{conns} streams: slowest conn Hz", lambda r, s=s: s(r)["min_conn_rate"], "{:.1f}")
+        row(f"{conns} streams: latency p50", lambda r, s=s: s(r)["p50_ms"], "{:.1f}", " ms")
+        row(f"{conns} streams: latency p99", lambda r, s=s: s(r)["p99_ms"], "{:.1f}", " ms",
+            target="<= 50 ms", check=lambda v: v <= 50)
+        row(f"{conns} streams: latency max", lambda r, s=s: s(r)["max_ms"], "{:.0f}", " ms")
+        row(f"{conns} streams: server CPU", lambda r, s=s: s(r)["server_cpu"] * 100, "{:.0f}", " %")
+        row(f"{conns} streams: client CPU (procs)",
+            lambda r, s=s: f"{s(r)['client_cpu'] * 100:.0f} % ({s(r)['client_procs']})")
+        row(f"{conns} streams: RSS per conn", lambda r, s=s: s(r)["kb_per_conn"], "{:.1f}", " KB",
+            target="<= 30 KB", check=lambda v: v <= 30)
+        row(f"{conns} streams: connect time", lambda r, s=s: s(r)["connect_seconds"], "{:.1f}", " s")
+    row(f"idle conns ({cfg['idle_conns']}): RSS per conn", lambda r: r["idle"]["kb_per_conn"], "{:.1f}",
+        " KB", target="<= 20 KB", check=lambda v: v <= 20)
+    row("RSS at start", lambda r: r["rss_start_kb"] / 1024, "{:.1f}", " MB")
+    row("RSS after all conns closed", lambda r: r["rss_after_close_kb"] / 1024, "{:.1f}", " MB")
+    row("  change vs start", lambda r: (r["rss_after_close_kb"] / r["rss_start_kb"] - 1) * 100,
+        "{:+.1f}", " %", target="<= +10 %", check=lambda v: v <= 10)
+    row("set_props latency p50 (one-way)", lambda r: r["once"]["one_way_p50"], "{:.3f}", " ms",
+        target="<= 1 ms", check=lambda v: v <= 1)
+    row("set_props latency p99 (one-way)", lambda r: r["once"]["one_way_p99"], "{:.3f}", " ms")
+    row("call -> result round trip p50", lambda r: r["once"]["call_to_result_p50"], "{:.3f}", " ms")
+    row("get_prop round trip p50", lambda r: r["getprop"]["p50"], "{:.3f}", " ms",
+        target="<= 0.5 ms", check=lambda v: v <= 0.5)
+    row("get_prop round trip p99", lambda r: r["getprop"]["p99"], "{:.3f}", " ms")
+    row("producer: largest gap between frames", lambda r: r["burst"]["max_gap_ms"] or r["burst"]["first_frame_ms"],
+        "{:.1f}", " ms", target="<= 20 ms", check=lambda v: v <= 20)
+    row("producer: first frame after", lambda r: r["burst"]["first_frame_ms"], "{:.1f}", " ms")
+    row("producer: frames / set_props made", lambda r: f"{r['burst']['frames']} / {r['burst']['produced']}")
+    row("producer: updates delivered", lambda r: r["burst"]["delivered_sets"], "{:.0f}")
+    for kind in cfg["rps_kinds"]:
+        row(f"callbacks/s, socket, 64 in flight ({kind})", lambda r, k=kind: r[f"rps_ws_{k}"]["rps"], "{:.0f}",
+            target=">= 5000" if kind == "async" else "", check=(lambda v: v >= 5000) if kind == "async" else None)
+        row(f"  p99 latency", lambda r, k=kind: r[f"rps_ws_{k}"]["p99_ms"], "{:.1f}", " ms")
+        row(f"callbacks/s, HTTP, 64 in flight ({kind})", lambda r, k=kind: r[f"rps_http_{k}"]["rps"], "{:.0f}")
+        row(f"  p99 latency", lambda r, k=kind: r[f"rps_http_{k}"]["p99_ms"], "{:.1f}", " ms")
+    secs = cfg["slow_seconds"]
+    row(f"slow client ({secs:.0f} s at ~1 MB/s): RSS growth", lambda r: r["slow"]["growth_kb"] / 1024,
+        "{:+.1f}", " MB", target="flat (<= 10 MB)", check=lambda v: v <= 10)
+    row("slow client: close code seen", lambda r: str(r["slow"]["close_code"]))
+
+    header = ["scenario"] + [SIDES[s]["label"] for s in sides] + ["dash-ws target", ""]
+    widths = [max(len(header[0]), *(len(r[0]) for r in rows))]
+    for i in range(len(sides)):
+        widths.append(max(len(header[i + 1]), *(len(r[1][i]) for r in rows)))
+    widths.append(max(len(header[-2]), *(len(r[2]) for r in rows)))
+    widths.append(6)
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    for label, values, target, verdict in rows:
+        cells = [label] + values + [target, verdict]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short version (< 2 minutes)")
+    parser.add_argument("--sides", default="dashws,upstream", help="comma list of dashws,upstream")
+    parser.add_argument("--dashws-python", default=os.environ.get("BENCH_DASHWS_PYTHON", "/work/venv/bin/python"),
+                        help="python of a venv with dash-ws installed")
+    parser.add_argument("--upstream-venv", default=os.environ.get("BENCH_UPSTREAM_VENV", "/tmp/bench-upstream-venv"))
+    parser.add_argument("--client-venv", default=os.environ.get("BENCH_CLIENT_VENV", "/tmp/bench-client-venv"))
+    parser.add_argument("--no-setup", action="store_true", help="do not run setup_venvs.sh")
+    parser.add_argument("--stack", choices=("same", "native"), default="same",
+                        help="same: both servers on uvicorn --loop asyncio --http h11 --ws websockets-sansio; "
+                        "native: uvicorn's defaults in each venv (upstream gets uvloop + httptools)")
+    parser.add_argument("--streams", help="comma list of stream connection counts (overrides the mode)")
+    parser.add_argument("--client-procs", type=int, default=0, help="load-client processes for streams (0: auto)")
+    parser.add_argument("--json", default="/tmp/dash-ws-bench-results.json", help="write raw results here")
+    parser.add_argument("--logdir", default="/tmp", help="server logs go here")
+    args = parser.parse_args()
+
+    cfg = dict(MODES["quick" if args.quick else "full"])
+    if args.streams:
+        cfg["stream_conns"] = [int(x) for x in args.streams.split(",")]
+    if not args.no_setup:
+        subprocess.run(
+            ["bash", str(BENCH_DIR / "setup_venvs.sh")], check=True,
+            env={**os.environ, "BENCH_UPSTREAM_VENV": args.upstream_venv, "BENCH_CLIENT_VENV": args.client_venv},
+        )
+    pythons = {"dashws": args.dashws_python, "upstream": f"{args.upstream_venv}/bin/python"}
+    client_python = f"{args.client_venv}/bin/python"
+
+    started = time.time()
+    results = {}
+    for side in args.sides.split(","):
+        log(f"=== {SIDES[side]['label']}")
+        results[side] = SideRun(side, pythons[side], client_python, cfg, args).run()
+    elapsed = time.time() - started
+
+    mode = "quick" if args.quick else "full"
+    with open(args.json, "w") as out:
+        json.dump({"mode": mode, "config": cfg, "stack": args.stack, "results": results}, out, indent=1, default=str)
+    print()
+    print(f"dash-ws vs upstream Dash 4.4.1 WebSocket callbacks: {mode} mode, stack={args.stack}, "
+          f"{os.cpu_count()} cores, {elapsed:.0f} s")
+    print(table(results, cfg))
+    for side, r in results.items():
+        print(f"\n{SIDES[side]['label']} server: {r['server_command']}")
+        for conns, s in r.get("streams", {}).items():
+            if s.get("failures") or s.get("closed_early") or s.get("errors"):
+                print(f"  {conns} streams: {s['failures']} failed to connect, "
+                      f"{s['closed_early']} closed early, errors {s['errors'][:3]}")
+    print(f"\nraw results: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
