@@ -20,7 +20,6 @@ import time
 from dash import Input, Output, Patch, State, dcc, html
 
 STREAM_PERIOD = 0.1  # 10 Hz
-FLOOD_CHUNK = "x" * 100_000  # ~100 KB per update, 10 updates/s: ~1 MB/s
 
 
 def layout():
@@ -39,6 +38,7 @@ def layout():
             html.Div(id="burst-out"),
             html.Div(id="burst-done"),
             dcc.Input(id="flood-secs", type="number", value=10),
+            dcc.Input(id="flood-kb", type="number", value=100),
             html.Button(id="flood-btn"),
             html.Div(id="flood-log", children=[]),
             html.Div(id="flood-done"),
@@ -110,16 +110,18 @@ def register(callback, ctx, set_props):
         Output("flood-done", "children"),
         Input("flood-btn", "n_clicks"),
         State("flood-secs", "value"),
+        State("flood-kb", "value"),
         prevent_initial_call=True,
     )
-    async def flood(n_clicks, seconds):
-        """~1 MB/s of Patch appends (never coalesced) for ``seconds``."""
+    async def flood(n_clicks, seconds, kb):
+        """10 Patch appends of ``kb`` KB per second (100 KB: ~1 MB/s), never coalesced."""
         ws = ctx.websocket
+        chunk = "x" * int(1000 * (kb or 100))
         end = time.monotonic() + float(seconds or 10)
         sent = 0
         while time.monotonic() < end and not ws.is_shutdown:
             patch = Patch()
-            patch.append(FLOOD_CHUNK)
+            patch.append(chunk)
             set_props("flood-log", {"children": patch})
             sent += 1
             await asyncio.sleep(0.1)

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import sys
 import time
 import urllib.request
@@ -91,8 +92,11 @@ GET_BODY = lambda n, count: single_output_body(  # noqa: E731
 BURST_BODY = lambda n, secs: single_output_body(  # noqa: E731
     "burst-done", "children", [("burst-btn", "n_clicks", n)], [("burst-secs", "value", secs)]
 )
-FLOOD_BODY = lambda n, secs: single_output_body(  # noqa: E731
-    "flood-done", "children", [("flood-btn", "n_clicks", n)], [("flood-secs", "value", secs)]
+FLOOD_BODY = lambda n, secs, kb: single_output_body(  # noqa: E731
+    "flood-done",
+    "children",
+    [("flood-btn", "n_clicks", n)],
+    [("flood-secs", "value", secs), ("flood-kb", "value", kb)],
 )
 ECHO_BODY = {
     "sync": lambda v: single_output_body("echo-out", "children", [("echo-in", "value", v)]),
@@ -603,10 +607,16 @@ async def scenario_rps_http(args, adapter) -> dict:
 
 
 async def scenario_slow(args, adapter) -> dict:
-    """Start a ~1 MB/s flood, then stop reading; after ``seconds``, see what is left."""
-    conn = await Conn.open(adapter, args.host, args.port, max_queue=1)
+    """Start a flood of ``kb`` KB x 10/s, then stop reading; after ``seconds``, see what is left."""
+    # A small receive buffer, so the server's writes back up soon (loopback
+    # autotuning would otherwise let the kernel absorb tens of MB).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (args.host, args.port))
+    conn = await Conn.open(adapter, args.host, args.port, max_queue=1, sock=sock)
     request_id = adapter.next_id()
-    await conn.ws.send(adapter.call(request_id, FLOOD_BODY(1, args.seconds + 5)))
+    await conn.ws.send(adapter.call(request_id, FLOOD_BODY(1, args.seconds + 5, args.kb)))
     emit({"event": "connected", "conns": 1, "failures": 0})
     # Never call recv(): websockets stops reading from the socket once one frame
     # waits, so the server's writes back up through the kernel buffers.
@@ -652,6 +662,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--inflight", type=int, default=64)
+    parser.add_argument("--kb", type=int, default=100, help="slow: KB per flood update (10/s)")
     parser.add_argument("--kind", choices=("sync", "async"), default="async")
     args = parser.parse_args()
     adapter = ADAPTERS[args.side](f"http://{args.host}:{args.port}")

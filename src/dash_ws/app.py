@@ -36,6 +36,8 @@ class Dash(dash.Dash):
     :param websocket_outbox_bytes: most bytes of updates that may wait for one
         slow page before it is disconnected.
     :param websocket_max_message_bytes: largest message a page may send.
+    :param websocket_send_timeout: seconds a page may take to read one frame
+        before it is disconnected as too slow.
     :param backend: ``"flask"`` (default), or ``"fastapi"``/``"quart"`` with dash>=4.2.
     """
 
@@ -48,6 +50,7 @@ class Dash(dash.Dash):
         websocket_max_workers: int = 16,
         websocket_outbox_bytes: int = 8 * 1024 * 1024,
         websocket_max_message_bytes: int = 4 * 1024 * 1024,
+        websocket_send_timeout: float = 30.0,
         backend: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -59,6 +62,7 @@ class Dash(dash.Dash):
             outbox_bytes=websocket_outbox_bytes,
             inbound_message_bytes=websocket_max_message_bytes,
             inactivity_timeout=websocket_inactivity_timeout / 1000,
+            send_timeout=websocket_send_timeout,
         )
         self.socket_callbacks = SocketCallbacks()
         dash_adapter.install_streaming_hook()

@@ -44,6 +44,7 @@ class SessionLimits:
 
     outbox_bytes: int = 8 * 1024 * 1024
     frame_bytes: int = 256 * 1024
+    send_timeout: float = 30.0
     inbound_message_bytes: int = 4 * 1024 * 1024
     inactivity_timeout: float = 300.0
     shutdown_grace: float = 2.0
@@ -135,7 +136,16 @@ class PageSession:
                 messages = self.outbox.take(self.limits.frame_bytes)
                 self.touch()
                 try:
-                    await self._transport.send(protocol.frame(messages))
+                    await asyncio.wait_for(
+                        self._transport.send(protocol.frame(messages)), self.limits.send_timeout
+                    )
+                except asyncio.TimeoutError:
+                    logger.warning(
+                        "dash-ws: disconnecting a page that read nothing for %s s",
+                        self.limits.send_timeout,
+                    )
+                    asyncio.ensure_future(self.close(CloseCode.TOO_SLOW, "client too slow"))
+                    return
                 except Exception:  # the peer is gone; the endpoint will shut us down
                     logger.debug("dash-ws: send failed", exc_info=True)
                     return
