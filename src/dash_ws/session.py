@@ -135,20 +135,20 @@ class PageSession:
             while self.outbox:
                 messages = self.outbox.take(self.limits.frame_bytes)
                 self.touch()
+                watchdog = self.loop.call_later(self.limits.send_timeout, self._reading_stalled)
                 try:
-                    await asyncio.wait_for(
-                        self._transport.send(protocol.frame(messages)), self.limits.send_timeout
-                    )
-                except asyncio.TimeoutError:
-                    logger.warning(
-                        "dash-ws: disconnecting a page that read nothing for %s s",
-                        self.limits.send_timeout,
-                    )
-                    asyncio.ensure_future(self.close(CloseCode.TOO_SLOW, "client too slow"))
-                    return
+                    await self._transport.send(protocol.frame(messages))
                 except Exception:  # the peer is gone; the endpoint will shut us down
                     logger.debug("dash-ws: send failed", exc_info=True)
                     return
+                finally:
+                    watchdog.cancel()
+
+    def _reading_stalled(self) -> None:
+        logger.warning(
+            "dash-ws: disconnecting a page that read nothing for %s s", self.limits.send_timeout
+        )
+        asyncio.ensure_future(self.close(CloseCode.TOO_SLOW, "client too slow"))
 
     # ---------------------------------------------------------------- reads
 
@@ -160,14 +160,16 @@ class PageSession:
         self.pending_reads[request_id] = reply
         component = protocol.encode_component_id(component_id)
         self.send_message(protocol.get_message(request_id, component, prop_name))
+        expiry = self.loop.call_later(
+            timeout,
+            _expire,
+            reply,
+            f"the page did not answer get_prop({component_id!r}, {prop_name!r}) within {timeout} s",
+        )
         try:
-            found, value = await asyncio.wait_for(reply, timeout)
-        except asyncio.TimeoutError:  # a distinct class before Python 3.11
-            raise TimeoutError(
-                f"the page did not answer get_prop({component_id!r}, {prop_name!r}) "
-                f"within {timeout} s"
-            ) from None
+            found, value = await reply
         finally:
+            expiry.cancel()
             self.pending_reads.pop(request_id, None)
         if not found:
             raise ComponentNotFound(f"no component {component_id!r} in the page's layout")
@@ -256,6 +258,11 @@ class PageSession:
         await _settle(self.persistent_tasks, timeout=None)
         self.outbox = Outbox(self.limits.outbox_bytes)
         await asyncio.gather(self._sender, return_exceptions=True)
+
+
+def _expire(reply: asyncio.Future, message: str) -> None:
+    if not reply.done():
+        reply.set_exception(TimeoutError(message))
 
 
 async def _settle(tasks: set[asyncio.Future], timeout: float | None) -> None:

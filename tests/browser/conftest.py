@@ -16,13 +16,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-
 from page_watch import TITLE_RECORDER
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_APPS = Path(__file__).resolve().parent / "apps"
@@ -61,8 +61,18 @@ class AppServer:
             "PYTHONPATH": os.pathsep.join([str(REPO), str(TEST_APPS)]),
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"{module}:app.asgi",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"{module}:app.asgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
             cwd=REPO,
             env=environment,
             stdout=subprocess.PIPE,
@@ -94,7 +104,9 @@ class AppServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{self.module} did not answer within {SERVER_START_SECONDS}s:\n{self.output}")
+        raise RuntimeError(
+            f"{self.module} did not answer within {SERVER_START_SECONDS}s:\n{self.output}"
+        )
 
     def wait_for_output(self, text: str, timeout: float) -> str:
         """The first printed line containing ``text``; fails after ``timeout`` seconds."""

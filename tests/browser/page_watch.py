@@ -7,10 +7,15 @@ time it happened.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Callable, NamedTuple
 
 from playwright.sync_api import Page
+
+APP_TITLE = "Dash"
+UPDATING_TITLE = "Updating..."
+"""The document title of an idle Dash page, and Dash's while a callback runs."""
 
 TITLE_RECORDER = """
 (() => {
@@ -67,6 +72,11 @@ def wait_for_texts(page: Page, selector: str, count: int, timeout_ms: float) -> 
     return texts_shown(page, selector)
 
 
+def gaps(shown: list[Shown]) -> list[float]:
+    """Seconds between each text shown and the next."""
+    return [later.at - earlier.at for earlier, later in zip(shown, shown[1:])]
+
+
 def titles_shown(page: Page) -> list[Shown]:
     titles = page.evaluate("window.__titlesSeen")
     return [Shown(title["text"], title["at"] / 1000) for title in titles]
@@ -95,3 +105,23 @@ def wait_until(page: Page, condition: Callable[[], Any], timeout: float, waiting
             raise AssertionError(f"waited {timeout}s for {waiting_for}")
         page.wait_for_timeout(50)
     return result
+
+
+def record_sockets(page: Page) -> list[str]:
+    """The URLs of the WebSockets the page opens from now on."""
+    urls: list[str] = []
+    page.on("websocket", lambda socket: urls.append(socket.url))
+    return urls
+
+
+def record_http_callbacks(page: Page) -> list[str]:
+    """The outputs of the callbacks the page sends over HTTP from now on."""
+    outputs: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            "_dash-update-component" in request.url
+            and outputs.append(json.loads(request.post_data)["output"])
+        ),
+    )
+    return outputs

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import re
-from itertools import pairwise
 
+from page_watch import (
+    APP_TITLE,
+    UPDATING_TITLE,
+    gaps,
+    record_http_callbacks,
+    record_sockets,
+    titles_shown,
+    wait_for_texts,
+    wait_until,
+    watch_text,
+)
 from playwright.sync_api import Page, expect
 
-from page_watch import titles_shown, wait_for_texts, wait_until, watch_text
-
-APP_TITLE = "Dash"
-UPDATING_TITLE = "Updating..."
 AAPL_PRICE = re.compile(r"^AAPL: \$\d+(\.\d+)?$")
-
-
-def record_http_callbacks(page: Page) -> list[str]:
-    """The outputs of the callbacks the page sends over HTTP, as it sends them."""
-    outputs: list[str] = []
-    page.on(
-        "request",
-        lambda request: "_dash-update-component" in request.url
-        and outputs.append(json.loads(request.post_data)["output"]),
-    )
-    return outputs
 
 
 def test_live_price_is_pushed_every_second_without_updating_title(serve, page: Page):
     app = serve("examples.live_price")
+    sockets = record_sockets(page)
     http_callbacks = record_http_callbacks(page)
     page.goto(app.url)
     expect(page.locator("#price-display")).to_have_text(AAPL_PRICE, timeout=2000)
@@ -35,18 +30,17 @@ def test_live_price_is_pushed_every_second_without_updating_title(serve, page: P
 
     shown = wait_for_texts(page, "#price-display", 4, timeout_ms=4500)
     assert all(AAPL_PRICE.match(s.text) for s in shown), shown
-    gaps = [later.at - earlier.at for earlier, later in pairwise(shown)]
-    assert all(0.7 < gap < 1.5 for gap in gaps), gaps
+    assert all(0.7 < gap < 1.5 for gap in gaps(shown)), gaps(shown)
     titles = [title.text for title in titles_shown(page)]
     assert UPDATING_TITLE not in titles, titles
     assert page.title() == APP_TITLE
+    assert len(sockets) == 1
     assert http_callbacks == []
 
 
 def test_interval_app_polls_over_http_without_a_socket(serve, page: Page):
     app = serve("examples.live_price_interval")
-    sockets = []
-    page.on("websocket", lambda socket: sockets.append(socket.url))
+    sockets = record_sockets(page)
     http_callbacks = record_http_callbacks(page)
     page.goto(app.url)
     expect(page.locator("#price-display")).to_have_text(AAPL_PRICE, timeout=2000)
@@ -94,7 +88,9 @@ def test_ag_grid_rows_change_in_place_while_streaming(serve, page: Page):
     price_columns_seen = {tuple(initial_prices)}
     wait_until(
         page,
-        lambda: price_columns_seen.add(tuple(prices.all_inner_texts())) or len(price_columns_seen) >= 4,
+        lambda: (
+            price_columns_seen.add(tuple(prices.all_inner_texts())) or len(price_columns_seen) >= 4
+        ),
         timeout=3,
         waiting_for="three updates of the price column",
     )

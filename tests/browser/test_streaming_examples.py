@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import pairwise
-
-from playwright.sync_api import Page, WebSocketRoute, expect
 
 from page_watch import (
+    APP_TITLE,
+    UPDATING_TITLE,
     choose,
+    gaps,
+    record_http_callbacks,
     texts_shown,
     title_at,
     titles_shown,
@@ -17,9 +18,7 @@ from page_watch import (
     wait_until,
     watch_text,
 )
-
-APP_TITLE = "Dash"
-UPDATING_TITLE = "Updating..."
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 
 def test_countdown_streams_one_value_a_second_under_updating_title(serve, page: Page):
@@ -35,9 +34,12 @@ def test_countdown_streams_one_value_a_second_under_updating_title(serve, page: 
     expect(page).to_have_title(APP_TITLE, timeout=2000)
 
     shown = texts_shown(page, "#countdown-display")
-    assert [s.text for s in shown] == ["Ready", *[f"Countdown: {i}" for i in range(10, 0, -1)], "Done!"]
-    gaps = [later.at - earlier.at for earlier, later in pairwise(shown[1:])]
-    assert all(0.8 < gap < 1.4 for gap in gaps), gaps
+    assert [s.text for s in shown] == [
+        "Ready",
+        *[f"Countdown: {i}" for i in range(10, 0, -1)],
+        "Done!",
+    ]
+    assert all(0.8 < gap < 1.4 for gap in gaps(shown[1:])), gaps(shown[1:])
     titles = titles_shown(page)
     assert all(title_at(titles, s.at) == UPDATING_TITLE for s in shown[1:-1]), titles
 
@@ -80,7 +82,9 @@ def test_greeting_reads_the_input_when_the_server_asks_not_when_clicked(serve, p
     page.goto(app.url)
     page.fill("#name-input", "Ada")
     page.click("#greet-btn")
-    wait_until(page, lambda: held_reads, timeout=5, waiting_for="the server to ask for the input's value")
+    wait_until(
+        page, lambda: held_reads, timeout=5, waiting_for="the server to ask for the input's value"
+    )
 
     page.fill("#name-input", "Grace")
     for frame in held_reads:
@@ -93,12 +97,7 @@ def test_greeting_reads_the_input_when_the_server_asks_not_when_clicked(serve, p
 
 def test_per_callback_socket_streams_while_http_dropdown_answers(serve, page: Page):
     app = serve("examples.per_callback")
-    http_callback_outputs: list[str] = []
-    page.on(
-        "request",
-        lambda request: "_dash-update-component" in request.url
-        and http_callback_outputs.append(json.loads(request.post_data)["output"]),
-    )
+    http_callback_outputs = record_http_callbacks(page)
     page.goto(app.url)
     expect(page.locator("#dropdown-output")).to_have_text("Selected: Option A")
     stream = page.locator("#stream-output")
@@ -112,7 +111,9 @@ def test_per_callback_socket_streams_while_http_dropdown_answers(serve, page: Pa
     expect(stream).to_have_text("All updates complete!", timeout=6000)
 
     assert [s.text for s in texts_shown(page, "#stream-output")] == [
-        "Waiting...", *[f"Update {i} of 5..." for i in range(1, 6)], "All updates complete!"
+        "Waiting...",
+        *[f"Update {i} of 5..." for i in range(1, 6)],
+        "All updates complete!",
     ]
     assert http_callback_outputs == ["dropdown-output.children"] * 2
 

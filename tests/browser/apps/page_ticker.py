@@ -10,19 +10,21 @@ import asyncio
 import itertools
 
 from dash import Input, Output, html
+from examples._backend import BACKEND
 
 from dash_ws import Dash, callback, ctx, set_props
-from examples._backend import BACKEND
 
 page_numbers = itertools.count(1)
 
 app = Dash(backend=BACKEND)
 
-app.layout = html.Div([
-    html.Div(id="ticks"),
-    html.Button("Start task", id="task-btn"),
-    html.Div(id="task-status", children="Idle"),
-])
+app.layout = html.Div(
+    [
+        html.Div(id="ticks"),
+        html.Button("Start task", id="task-btn"),
+        html.Div(id="task-status", children="Idle"),
+    ]
+)
 
 
 @callback(persistent=True)
