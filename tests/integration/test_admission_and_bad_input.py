@@ -133,3 +133,18 @@ async def test_an_unsupported_protocol_version_is_refused():
         await page.wait_for(lambda p: p.closed is not None)
     assert page.closed.code == 4400
     assert "reload the page" in page.closed.reason
+
+
+async def test_dash_auth_protects_the_socket_as_it_protects_http():
+    import base64
+
+    from dash_auth import BasicAuth
+
+    app = make_app()
+    BasicAuth(app, {"ada": "lovelace"})
+    client = TestClient(app)
+    code, reason = await closed_code(client)
+    assert code == 4001 and "401" in reason
+    credentials = base64.b64encode(b"ada:lovelace").decode()
+    async with client.page(headers={"authorization": f"Basic {credentials}"}) as page:
+        assert (await page.call("out.children", inputs=[1])).outputs == {"out": {"children": 1}}

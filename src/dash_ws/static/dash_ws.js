@@ -91,13 +91,18 @@
       for (var i = 0; i < messages.length; i++) self.handlers.onMessage(messages[i]);
     };
     socket.onclose = function (event) {
-      if (self.socket !== socket) return;
-      self.socket = null;
-      self.stopHeartbeat();
-      self.settleWaiters(false);
-      self.handlers.onClose(event);
-      self.afterClose(event);
+      self.lost(socket, event);
     };
+  };
+
+  // The socket is gone, closed by either side or given up on; runs once per socket.
+  Connection.prototype.lost = function (socket, event) {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.stopHeartbeat();
+    this.settleWaiters(false);
+    this.handlers.onClose(event);
+    this.afterClose(event);
   };
 
   Connection.prototype.afterClose = function (event) {
@@ -153,8 +158,9 @@
     this.heartbeat = setInterval(function () {
       if (Date.now() - self.lastHeard > HEARTBEAT_MS + HEARTBEAT_TIMEOUT_MS) {
         log('warn', 'no answer from the server, reconnecting');
-        self.socket.close(4000, 'heartbeat timeout');
-        self.socket.onclose({code: 1006, reason: 'heartbeat timeout'});
+        var silent = self.socket;
+        silent.close(4000, 'heartbeat timeout');
+        self.lost(silent, {code: 1006, reason: 'heartbeat timeout'});
         return;
       }
       self.send({type: 'ping'});
