@@ -1,5 +1,7 @@
 """Benchmark app for dash-ws (Flask backend): ``uvicorn app_dashws:app.asgi``."""
 
+import flask
+
 from dash_ws import Dash, callback, ctx, set_props
 
 import bench_callbacks
@@ -7,3 +9,8 @@ import bench_callbacks
 app = Dash(__name__, websocket_callbacks=True)
 app.layout = bench_callbacks.layout()
 bench_callbacks.register(callback, ctx, set_props)
+
+
+@app.server.route("/_bench/stats")
+def bench_stats():
+    return flask.jsonify(bench_callbacks.stats(trim=flask.request.args.get("trim") == "1"))

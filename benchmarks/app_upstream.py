@@ -11,3 +11,8 @@ app = Dash(__name__, backend="fastapi", websocket_callbacks=True)
 app.layout = bench_callbacks.layout()
 bench_callbacks.register(callback, ctx, set_props)
 server = app.server
+
+
+@server.get("/_bench/stats")
+async def bench_stats(trim: str = ""):
+    return bench_callbacks.stats(trim=trim == "1")

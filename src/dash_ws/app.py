@@ -38,6 +38,12 @@ class Dash(dash.Dash):
     :param websocket_max_message_bytes: largest message a page may send.
     :param websocket_send_timeout: seconds a page may take to read one frame
         before it is disconnected as too slow.
+    :param websocket_resume_grace: milliseconds a page's session waits for the
+        page to reconnect after its connection drops; its callbacks keep
+        running and its updates wait for it.
+    :param websocket_liveness_timeout: milliseconds without a message from a
+        page (it pings every third of that) after which its connection is
+        taken for dead.
     :param backend: ``"flask"`` (default), or ``"fastapi"``/``"quart"`` with dash>=4.2.
     """
 
@@ -51,6 +57,8 @@ class Dash(dash.Dash):
         websocket_outbox_bytes: int = 8 * 1024 * 1024,
         websocket_max_message_bytes: int = 4 * 1024 * 1024,
         websocket_send_timeout: float = 30.0,
+        websocket_resume_grace: int = 30000,
+        websocket_liveness_timeout: int = 45000,
         backend: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -63,6 +71,8 @@ class Dash(dash.Dash):
             inbound_message_bytes=websocket_max_message_bytes,
             inactivity_timeout=websocket_inactivity_timeout / 1000,
             send_timeout=websocket_send_timeout,
+            resume_grace=websocket_resume_grace / 1000,
+            liveness_timeout=websocket_liveness_timeout / 1000,
         )
         self.socket_callbacks = SocketCallbacks()
         dash_adapter.install_streaming_hook()
@@ -118,6 +128,7 @@ class Dash(dash.Dash):
                 "outputs": sorted(outputs),
                 "persistent": bool(self.persistent_callbacks),
                 "update_path": prefix + "_dash-update-component",
+                "heartbeat_ms": int(self.websocket_limits.liveness_timeout * 1000 / 3),
             },
         )
 

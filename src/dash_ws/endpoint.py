@@ -3,15 +3,19 @@
 Admission checks, in order: protocol version, origin, the app's own HTTP
 protection. A refused page is accepted only to be closed with a code and a
 reason it can show in its console (a refusal before ``accept`` reaches the
-browser as a bare HTTP 403). After admission, every frame is parsed by
+browser as a bare HTTP 403). An admitted page either resumes the session it
+names (after a drop) or starts a new one. Every frame is then parsed by
 ``protocol``; a bad frame is answered with an ``error`` message and the
-socket stays open.
+socket stays open. When the socket ends, the session ends with it if the
+page left on purpose or the server closed it, and is detached, waiting for
+the page to come back, if the connection merely dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket as StarletteWebSocket
 
@@ -38,11 +42,12 @@ class _StarletteTransport:
 
 @dataclass
 class SocketEndpoint:
-    """ASGI handler for ``<prefix>_dash-ws/socket``."""
+    """ASGI handler for ``<prefix>_dash-ws/socket``; keeps the sessions of this process."""
 
     executor: CallbackExecutor
     limits: SessionLimits
     allowed_origins: tuple[str, ...]
+    sessions: dict[str, PageSession] = field(default_factory=dict)
 
     async def __call__(self, scope: dict, receive, send) -> None:
         websocket = StarletteWebSocket(scope, receive, send)
@@ -54,11 +59,35 @@ class SocketEndpoint:
             logger.warning("dash-ws: refused a page from %s: %s", _peer(handshake), reason)
             await websocket.close(code, reason)
             return
-        session = PageSession(_StarletteTransport(websocket), self.limits)
-        try:
-            await self._serve(websocket, handshake, session)
-        finally:
+        transport = _StarletteTransport(websocket)
+        session = await self._resume(websocket, transport)
+        if session is None:
+            session = PageSession(self.limits, on_end=self._forget)
+            self.sessions[session.id] = session
+            await session.attach(transport, resume_after=None)
+        page_left = await self._serve(websocket, handshake, session)
+        if session.close_code is not None or page_left:
             await session.shutdown()
+        else:
+            session.detach()
+
+    async def _resume(
+        self, websocket: StarletteWebSocket, transport: _StarletteTransport
+    ) -> PageSession | None:
+        """The session the page asks to resume, attached to this socket, if it can be."""
+        session = self.sessions.get(websocket.query_params.get("session", ""))
+        seen = websocket.query_params.get("seen", "")
+        if session is None or session.close_code is not None or not seen.isdigit():
+            return None
+        if not session.is_detached:  # the old socket is half-open and not noticed yet
+            session.detach()
+        if await session.attach(transport, resume_after=int(seen)):
+            logger.info("dash-ws: page %s resumed its session", session.id[:8])
+            return session
+        return None
+
+    def _forget(self, session: PageSession) -> None:
+        self.sessions.pop(session.id, None)
 
     async def _refusal(
         self, websocket: StarletteWebSocket, handshake: Handshake
@@ -81,12 +110,21 @@ class SocketEndpoint:
 
     async def _serve(
         self, websocket: StarletteWebSocket, handshake: Handshake, session: PageSession
-    ) -> None:
-        persistent_started = False
+    ) -> bool:
+        """Handle the page's messages until its socket ends; True if the page left on purpose."""
         while True:
-            event = await websocket.receive()
+            try:
+                event = await asyncio.wait_for(websocket.receive(), self.limits.liveness_timeout)
+            except asyncio.TimeoutError:
+                logger.info(
+                    "dash-ws: nothing heard from %s for %s s; treating the connection as dead",
+                    _peer(handshake),
+                    self.limits.liveness_timeout,
+                )
+                await _close_quietly(websocket)
+                return False
             if event["type"] == "websocket.disconnect":
-                return
+                return event.get("code", 1000) in _PAGE_LEFT
             raw = event.get("text")
             if raw is None:
                 raw = event.get("bytes") or b""
@@ -96,20 +134,39 @@ class SocketEndpoint:
                 logger.info("dash-ws: refused a message from %s: %s", _peer(handshake), error)
                 session.send_message(protocol.error_message(str(error)))
                 continue
-            if isinstance(message, protocol.Ping):
-                session.send_message(protocol.PONG)
-                continue
+            self._handle(session, handshake, message)
+
+    def _handle(
+        self, session: PageSession, handshake: Handshake, message: protocol.InboundMessage
+    ) -> None:
+        if isinstance(message, protocol.Ping):
+            session.send_control(protocol.PONG)
+        elif isinstance(message, protocol.Ack):
+            session.acknowledge(message.number)
+        elif isinstance(message, protocol.Call):
             session.touch()
-            if isinstance(message, protocol.Call):
+            if session.is_new_call(message.call_id):
                 self.executor.start_call(session, handshake, message)
-            elif isinstance(message, protocol.PropReply):
-                if not session.answer_read(message):
-                    session.send_message(
-                        protocol.error_message(f"no get_prop is waiting for reply {message.request_id}")
-                    )
-            elif isinstance(message, protocol.Ready) and not persistent_started:
-                persistent_started = True
-                self.executor.start_persistent(session, handshake)
+        elif isinstance(message, protocol.PropReply):
+            session.touch()
+            if not session.answer_read(message):
+                session.send_message(
+                    protocol.error_message(f"no get_prop is waiting for reply {message.request_id}")
+                )
+        elif isinstance(message, protocol.Ready) and not session.persistent_started:
+            session.persistent_started = True
+            self.executor.start_persistent(session, handshake)
+
+
+# Close codes a page sends when it goes away on purpose (closed, reloaded, navigated).
+_PAGE_LEFT = frozenset({1000, 1001})
+
+
+async def _close_quietly(websocket: StarletteWebSocket) -> None:
+    try:
+        await websocket.close(1011, "no heartbeat")
+    except Exception:
+        logger.debug("dash-ws: closing a dead connection", exc_info=True)
 
 
 def _peer(handshake: Handshake) -> str:

@@ -2,7 +2,8 @@
 
 Every frame is JSON text. The browser sends one message per frame; the server
 sends a JSON array of one or more messages per frame, so that a burst of
-updates leaves in one write. docs/protocol.md describes each message; this
+updates leaves in one write. The server numbers its messages (``n``) so a
+page that reconnects can say what it has seen and get the rest. docs/protocol.md describes each message; this
 module is the single place that parses what the browser sends and writes what
 the server sends, so both halves can be tested without a socket.
 
@@ -72,7 +73,14 @@ class Ping:
     """Liveness probe; answered with ``pong``."""
 
 
-InboundMessage = Union[Ready, Call, PropReply, Ping]
+@dataclass(frozen=True)
+class Ack:
+    """The page has received every numbered message up to ``number``."""
+
+    number: int
+
+
+InboundMessage = Union[Ready, Call, PropReply, Ping, Ack]
 
 
 def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
@@ -109,6 +117,11 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
         return PropReply(
             _request_id(message), bool(message.get("found")), message.get("value")
         )
+    if kind == "ack":
+        number = message.get("n")
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            raise ProtocolError("ack needs a non-negative integer 'n'")
+        return Ack(number)
     if kind == "ready":
         return Ready()
     if kind == "ping":
@@ -167,6 +180,11 @@ def get_message(request_id: int, component: bytes, prop: str) -> bytes:
         + orjson.dumps(prop)
         + b"}"
     )
+
+
+def hello_message(session_id: str, resumed: bool) -> bytes:
+    """``hello``: first message on every socket; names the session, says if it resumed."""
+    return orjson.dumps({"type": "hello", "session": session_id, "resumed": resumed})
 
 
 def error_message(message: str) -> bytes:

@@ -1,10 +1,15 @@
-"""A page session: one browser page's socket and everything running for it.
+"""A page session: one browser page and everything running for it, across socket drops.
 
-The session owns the page's outbox and the task that drains it, the
-``get_prop`` requests waiting for the page, and the callbacks running for the
-page. When the socket goes away the session shuts down: it turns
-``is_shutdown`` on, fails pending reads, cancels running async callbacks and,
-after a short grace, the persistent ones; nothing of the page outlives it.
+The session owns the page's outbox and the task that drains it into the
+socket, the numbered messages the page has not acknowledged yet, the
+``get_prop`` requests waiting for the page, and the callbacks running for
+it. A session outlives its socket: when the connection drops, the session is
+detached and keeps running for a grace period, its updates waiting in the
+outbox (coalesced, bounded); a page that reconnects in time resumes it and
+receives everything it missed, in order. When the page leaves for good, or
+the grace period ends, the session shuts down: ``is_shutdown`` turns on,
+pending reads fail, running async callbacks are cancelled and, after a short
+grace, persistent ones; nothing of the page outlives it.
 
 Everything here runs on the session's event loop, except the few methods
 documented as thread-safe, which sync callbacks call from worker threads.
@@ -14,16 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
-from itertools import count
 from typing import Any, Awaitable, Callable, Protocol
 
 from . import protocol
 from .errors import ComponentNotFound, SocketClosed
 from .outbox import Outbox, OutboxOverflow
 from .protocol import CloseCode, ComponentId
+from .replay import ReplayBuffer
 
 logger = logging.getLogger("dash_ws")
 
@@ -47,29 +53,80 @@ class SessionLimits:
     send_timeout: float = 30.0
     inbound_message_bytes: int = 4 * 1024 * 1024
     inactivity_timeout: float = 300.0
+    liveness_timeout: float = 45.0
+    resume_grace: float = 30.0
     shutdown_grace: float = 2.0
 
 
 class PageSession:
-    """State and lifetime of one page's socket."""
+    """State and lifetime of one page, attached to at most one socket at a time."""
 
-    def __init__(self, transport: Transport, limits: SessionLimits) -> None:
+    def __init__(self, limits: SessionLimits, on_end: Callable[["PageSession"], None]) -> None:
         self.loop = asyncio.get_running_loop()
+        self.id = secrets.token_urlsafe(18)
         self.limits = limits
         self.handle = WebSocket(self)
         self.is_shutdown = False
         self.close_code: int | None = None
         self.outbox = Outbox(limits.outbox_bytes)
-        self.pending_reads: dict[int, asyncio.Future] = {}
+        self.replay = ReplayBuffer(limits.outbox_bytes)
+        self.pending_reads: dict[int, tuple[asyncio.Future, bytes]] = {}
         self.running_calls: set[asyncio.Future] = set()
         self.persistent_tasks: set[asyncio.Future] = set()
-        self._transport = transport
-        self._read_ids = count(1)
+        self.persistent_started = False
+        self.highest_call_id = 0
+        self._on_end = on_end
+        self._transport: Transport | None = None
+        self._sender: asyncio.Future | None = None
+        self._next_read_id = 1
         self._output_ready = asyncio.Event()
-        self._sender = asyncio.ensure_future(self._drain_outbox())
         self._last_activity = time.monotonic()
         self._inactivity_timer: asyncio.TimerHandle | None = None
+        self._grace_timer: asyncio.TimerHandle | None = None
         self._arm_inactivity_timer(limits.inactivity_timeout)
+
+    @property
+    def is_detached(self) -> bool:
+        return self._transport is None and not self.is_shutdown
+
+    # ---------------------------------------------------------------- sockets
+
+    async def attach(self, transport: Transport, resume_after: int | None) -> bool:
+        """Serve the page through ``transport``.
+
+        With ``resume_after`` (the last message number the page saw), first
+        re-send what it missed and the reads still waiting for it; False,
+        and nothing attached, when some of that is no longer kept.
+        """
+        missed: list[bytes] = []
+        if resume_after is not None:
+            kept = self.replay.after(resume_after)
+            if kept is None:
+                return False
+            missed = kept
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+        self._transport = transport
+        hello = protocol.hello_message(self.id, resumed=resume_after is not None)
+        unanswered = [message for _, message in self.pending_reads.values()]
+        await transport.send(protocol.frame([hello, *missed, *self.replay.number(unanswered)]))
+        self.touch()
+        self._sender = asyncio.ensure_future(self._drain_outbox(transport))
+        self._output_ready.set()
+        return True
+
+    def detach(self) -> None:
+        """The socket dropped: keep running for the grace period, waiting for the page."""
+        if self.is_shutdown:
+            return
+        self._transport = None
+        self._stop_sender()
+        self._grace_timer = self.loop.call_later(self.limits.resume_grace, self._grace_over)
+
+    def _grace_over(self) -> None:
+        logger.info("dash-ws: page %s did not come back; ending its session", self.id[:8])
+        asyncio.ensure_future(self.shutdown())
 
     # ---------------------------------------------------------------- outbound
 
@@ -88,7 +145,7 @@ class PageSession:
 
     def send_message(self, message: bytes) -> None:
         """Queue one pre-encoded message; loop only."""
-        if self.close_code is not None:
+        if self.close_code is not None or self.is_shutdown:
             return
         try:
             self.outbox.put(message)
@@ -96,6 +153,12 @@ class PageSession:
             self._overflowed(overflow)
             return
         self._output_ready.set()
+
+    def send_control(self, message: bytes) -> None:
+        """Send an unnumbered message (``pong``) now if attached; never kept."""
+        transport = self._transport
+        if transport is not None:
+            asyncio.ensure_future(_quietly(transport.send(protocol.frame([message]))))
 
     def call_on_loop(self, function: Callable[..., None], *args: Any) -> None:
         """Run ``function`` on the session's loop, now if already there. Thread-safe."""
@@ -108,7 +171,7 @@ class PageSession:
                 pass
 
     def _queue_set(self, component: bytes, props: dict[str, bytes], patched: frozenset) -> None:
-        if self.close_code is not None:
+        if self.close_code is not None or self.is_shutdown:
             return
         try:
             self.outbox.put_set(component, props, patched)
@@ -122,7 +185,7 @@ class PageSession:
         self.outbox = Outbox(self.limits.outbox_bytes)
         asyncio.ensure_future(self.close(CloseCode.TOO_SLOW, "client too slow"))
 
-    async def _drain_outbox(self) -> None:
+    async def _drain_outbox(self, transport: Transport) -> None:
         """Send whatever waits as one frame, as soon as the previous frame is written.
 
         An idle page gets each message at once; under a steady producer the
@@ -133,12 +196,12 @@ class PageSession:
             await self._output_ready.wait()
             self._output_ready.clear()
             while self.outbox:
-                messages = self.outbox.take(self.limits.frame_bytes)
+                messages = self.replay.number(self.outbox.take(self.limits.frame_bytes))
                 self.touch()
                 watchdog = self.loop.call_later(self.limits.send_timeout, self._reading_stalled)
                 try:
-                    await self._transport.send(protocol.frame(messages))
-                except Exception:  # the peer is gone; the endpoint will shut us down
+                    await transport.send(protocol.frame(messages))
+                except Exception:  # the peer is gone; the endpoint detaches us
                     logger.debug("dash-ws: send failed", exc_info=True)
                     return
                 finally:
@@ -150,16 +213,35 @@ class PageSession:
         )
         asyncio.ensure_future(self.close(CloseCode.TOO_SLOW, "client too slow"))
 
+    def _stop_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+            self._sender = None
+
+    # ---------------------------------------------------------------- inbound
+
+    def acknowledge(self, number: int) -> None:
+        self.replay.acknowledge(number)
+
+    def is_new_call(self, call_id: int) -> bool:
+        """False for a call the page re-sent after resuming, which already runs here."""
+        if call_id <= self.highest_call_id:
+            return False
+        self.highest_call_id = call_id
+        return True
+
     # ---------------------------------------------------------------- reads
 
     async def get_prop(self, component_id: ComponentId, prop_name: str, timeout: float) -> Any:
         if self.is_shutdown or self.close_code is not None:
             raise SocketClosed("the page's socket is closed")
-        request_id = next(self._read_ids)
+        request_id = self._next_read_id
+        self._next_read_id += 1
         reply = self.loop.create_future()
-        self.pending_reads[request_id] = reply
         component = protocol.encode_component_id(component_id)
-        self.send_message(protocol.get_message(request_id, component, prop_name))
+        request = protocol.get_message(request_id, component, prop_name)
+        self.pending_reads[request_id] = (reply, request)
+        self.send_message(request)
         expiry = self.loop.call_later(
             timeout,
             _expire,
@@ -176,21 +258,23 @@ class PageSession:
         return value
 
     def answer_read(self, reply: protocol.PropReply) -> bool:
-        """Resolve a pending ``get_prop``; False if nothing waits for that id."""
+        """Resolve a pending ``get_prop``; False for an id this session never asked.
+
+        A second answer to a request (re-sent after a resume) is ignored.
+        """
         waiting = self.pending_reads.get(reply.request_id)
-        if waiting is None or waiting.done():
-            return False
-        waiting.set_result((reply.found, reply.value))
-        return True
+        if waiting is not None and not waiting[0].done():
+            waiting[0].set_result((reply.found, reply.value))
+        return 0 < reply.request_id < self._next_read_id
 
     # ---------------------------------------------------------------- work
 
     def run_call(self, work: Awaitable[None]) -> None:
-        """Track an event callback so a disconnect cancels it."""
+        """Track an event callback so the end of the session cancels it."""
         self._track(work, self.running_calls)
 
     def run_persistent(self, work: Awaitable[None]) -> None:
-        """Track a persistent callback, stopped when the page goes away."""
+        """Track a persistent callback, stopped when the session ends."""
         self._track(work, self.persistent_tasks)
 
     def _track(self, work: Awaitable[None], tasks: set[asyncio.Future]) -> None:
@@ -217,35 +301,40 @@ class PageSession:
             asyncio.ensure_future(self.close(CloseCode.INACTIVE, "inactivity timeout"))
 
     async def close(self, code: int = CloseCode.NORMAL, reason: str = "Connection closed") -> None:
-        """Close the socket from the server; what is already queued goes first."""
-        if self.close_code is not None:
+        """Close the page's socket from the server and end the session.
+
+        What is already queued leaves first, except for a page that is too
+        slow to take it.
+        """
+        if self.close_code is not None or self.is_shutdown:
             return
         self.close_code = code
+        transport = self._transport
+        self._stop_sender()
+        if transport is None:
+            await self.shutdown()
+            return
         if code != CloseCode.TOO_SLOW:
-            await self._flush_remaining()
-        self._sender.cancel()
-        try:
-            await self._transport.close(code, reason)
-        except Exception:  # the peer may already be gone
-            logger.debug("dash-ws: close after the peer left", exc_info=True)
+            await _quietly(self._flush(transport))
+        await _quietly(transport.close(code, reason))
 
-    async def _flush_remaining(self) -> None:
-        self._sender.cancel()
-        try:
-            while self.outbox:
-                await self._transport.send(protocol.frame(self.outbox.take(self.limits.frame_bytes)))
-        except Exception:
-            logger.debug("dash-ws: could not flush before close", exc_info=True)
+    async def _flush(self, transport: Transport) -> None:
+        while self.outbox:
+            messages = self.replay.number(self.outbox.take(self.limits.frame_bytes))
+            await transport.send(protocol.frame(messages))
 
     async def shutdown(self) -> None:
-        """The socket is gone: stop everything that runs for this page."""
+        """The page is gone for good: stop everything that runs for it."""
         if self.is_shutdown:
             return
         self.is_shutdown = True
-        if self._inactivity_timer is not None:
-            self._inactivity_timer.cancel()
-        self._sender.cancel()
-        for waiting in self.pending_reads.values():
+        self._transport = None
+        for timer in (self._inactivity_timer, self._grace_timer):
+            if timer is not None:
+                timer.cancel()
+        self._stop_sender()
+        self._on_end(self)
+        for waiting, _ in self.pending_reads.values():
             if not waiting.done():
                 waiting.set_exception(SocketClosed("the page's socket closed"))
         self.pending_reads.clear()
@@ -257,7 +346,15 @@ class PageSession:
             task.cancel()
         await _settle(self.persistent_tasks, timeout=None)
         self.outbox = Outbox(self.limits.outbox_bytes)
-        await asyncio.gather(self._sender, return_exceptions=True)
+        self.replay = ReplayBuffer(self.limits.outbox_bytes)
+
+
+async def _quietly(operation: Awaitable[Any]) -> None:
+    """Await a socket operation whose failure only means the peer has gone."""
+    try:
+        await operation
+    except Exception:
+        logger.debug("dash-ws: socket operation after the peer left", exc_info=True)
 
 
 def _expire(reply: asyncio.Future, message: str) -> None:
@@ -285,8 +382,21 @@ class WebSocket:
 
     @property
     def is_shutdown(self) -> bool:
-        """True once the page's socket has closed; loops should then end."""
+        """True once the page has gone for good; loops should then end.
+
+        It stays False while the connection is only dropped and the page may
+        still come back (see ``is_detached``).
+        """
         return self._session.is_shutdown or self._session.close_code is not None
+
+    @property
+    def is_detached(self) -> bool:
+        """True while the page's connection is down and the session waits for it.
+
+        Updates made meanwhile wait for the page; ``get_prop`` waits for it
+        too, until its timeout.
+        """
+        return self._session.is_detached
 
     async def get_prop(
         self, component_id: ComponentId, prop_name: str, timeout: float = 30.0

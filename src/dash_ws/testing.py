@@ -20,7 +20,8 @@ import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any, AsyncIterator, Protocol
+from urllib.parse import urlencode
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 from . import protocol
 from .app import Dash
@@ -74,7 +75,11 @@ class _Transport(Protocol):
 
     async def receive(self) -> str | Closed: ...
 
-    async def close(self) -> None: ...
+    async def close(self, code: int = 1001) -> None: ...
+
+
+# Opens a transport; takes extra query parameters (the session to resume).
+_Connector = Callable[[dict], Awaitable[_Transport]]
 
 
 @dataclass
@@ -83,14 +88,19 @@ class PageClient:
 
     app: Dash | None
     transport: _Transport
+    connector: _Connector
     props: dict[tuple[Any, str], Any] = field(default_factory=dict)
     updates: list[Update] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     closed: Closed | None = None
+    session_id: str | None = None
+    resumed: bool = False
+    seen: int = 0
 
     def __post_init__(self) -> None:
         self._call_ids = count(1)
         self._results: dict[int, asyncio.Future] = {}
+        self._unanswered: dict[int, str] = {}
         self._changed = asyncio.Condition()
         self._reader = asyncio.ensure_future(self._read())
 
@@ -124,8 +134,9 @@ class PageClient:
         call_id = next(self._call_ids)
         answer = asyncio.get_running_loop().create_future()
         self._results[call_id] = answer
-        message = {"type": "call", "id": call_id, "body": body, "headers": headers or {}}
-        asyncio.ensure_future(self.transport.send(json.dumps(message)))
+        message = json.dumps({"type": "call", "id": call_id, "body": body, "headers": headers or {}})
+        self._unanswered[call_id] = message
+        asyncio.ensure_future(self.transport.send(message))
         return answer
 
     async def send_text(self, text: str) -> None:
@@ -142,8 +153,27 @@ class PageClient:
         await asyncio.wait_for(satisfied(), timeout)
 
     async def close(self) -> None:
-        await self.transport.close()
+        """Leave the page, as closing the tab does."""
+        await self.transport.close(1001)
         await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def drop(self) -> None:
+        """Lose the connection without a goodbye, as a network failure does."""
+        await self.transport.close(1006)
+        await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def reconnect(self) -> None:
+        """Open a new socket asking to resume this page's session, as the browser client does.
+
+        Calls still unanswered are sent again; the server runs each only once.
+        """
+        self.closed = None
+        self.transport = await self.connector({"session": self.session_id, "seen": str(self.seen)})
+        self._reader = asyncio.ensure_future(self._read())
+        await self.wait_for(lambda page: page.session_id is not None and page._hello_seen)
+        if self.resumed:
+            for message in self._unanswered.values():
+                await self.transport.send(message)
 
     # ---------------------------------------------------------------- bodies
 
@@ -172,25 +202,44 @@ class PageClient:
     # ---------------------------------------------------------------- reading
 
     async def _read(self) -> None:
+        self._hello_seen = False
         while True:
             frame = await self.transport.receive()
             async with self._changed:
                 if isinstance(frame, Closed):
                     self.closed = frame
-                    for answer in self._results.values():
-                        if not answer.done():
-                            answer.set_exception(ConnectionRefused(frame.code, frame.reason))
                     self._changed.notify_all()
                     return
                 for message in json.loads(frame):
                     await self._handle(message)
+                await self.transport.send(json.dumps({"type": "ack", "n": self.seen}))
                 self._changed.notify_all()
 
+    def _fail_unanswered(self, reason: str) -> None:
+        for answer in self._results.values():
+            if not answer.done():
+                answer.set_exception(ConnectionRefused(1006, reason))
+        self._results.clear()
+        self._unanswered.clear()
+
     async def _handle(self, message: dict) -> None:
+        number = message.get("n")
+        if number is not None:
+            if number <= self.seen:
+                return  # sent again after a resume; already handled
+            self.seen = number
         kind = message["type"]
-        if kind == "set":
+        if kind == "hello":
+            if self.session_id is not None and not message["resumed"]:
+                self._fail_unanswered("the server no longer knew this page's session")
+                self.seen = 0
+            self.session_id = message["session"]
+            self.resumed = message["resumed"]
+            self._hello_seen = True
+        elif kind == "set":
             self.updates.append(Update(message["component"], message["props"]))
         elif kind == "result":
+            self._unanswered.pop(message["id"], None)
             answer = self._results.pop(message["id"], None)
             if answer is not None and not answer.done():
                 answer.set_result(
@@ -254,8 +303,8 @@ class _InProcessTransport:
             return event.get("text") or event.get("bytes", b"").decode()
         return Closed(event.get("code", 1000), event.get("reason", ""))
 
-    async def close(self) -> None:
-        await self._to_app.put({"type": "websocket.disconnect", "code": 1001})
+    async def close(self, code: int = 1001) -> None:
+        await self._to_app.put({"type": "websocket.disconnect", "code": code})
         await asyncio.gather(self._app_task, return_exceptions=True)
 
 
@@ -278,8 +327,11 @@ class _NetworkTransport:
             reason = closed.rcvd.reason if closed.rcvd else ""
             return Closed(code, reason)
 
-    async def close(self) -> None:
-        await self._connection.close()
+    async def close(self, code: int = 1001) -> None:
+        if code == 1006:
+            self._connection.transport.abort()  # no closing handshake: a lost connection
+        else:
+            await self._connection.close(code)
 
 
 class TestClient:
@@ -301,23 +353,28 @@ class TestClient:
         """A page of the app; ``headers`` (cookies included) as the browser would send."""
         scheme, host = self.base_url.split("://", 1)
         page_headers = {"host": host, "origin": origin or self.base_url, **(headers or {})}
-        scope = {
-            "type": "websocket",
-            "asgi": {"version": "3.0"},
-            "scheme": "wss" if scheme == "https" else "ws",
-            "path": self.app.socket_path,
-            "raw_path": self.app.socket_path.encode(),
-            "query_string": f"v={protocol_version}".encode(),
-            "root_path": "",
-            "headers": [(k.lower().encode(), v.encode()) for k, v in page_headers.items()],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-            "subprotocols": [],
-            "state": {},
-        }
-        transport = _InProcessTransport(self.app.asgi, scope)
-        await transport.accepted()
-        page = PageClient(self.app, transport)
+
+        async def connector(extra_query: dict) -> _Transport:
+            query = urlencode({"v": protocol_version, **extra_query})
+            scope = {
+                "type": "websocket",
+                "asgi": {"version": "3.0"},
+                "scheme": "wss" if scheme == "https" else "ws",
+                "path": self.app.socket_path,
+                "raw_path": self.app.socket_path.encode(),
+                "query_string": query.encode(),
+                "root_path": "",
+                "headers": [(k.lower().encode(), v.encode()) for k, v in page_headers.items()],
+                "client": ("127.0.0.1", 50000),
+                "server": ("testserver", 80),
+                "subprotocols": [],
+                "state": {},
+            }
+            transport = _InProcessTransport(self.app.asgi, scope)
+            await transport.accepted()
+            return transport
+
+        page = PageClient(self.app, await connector({}), connector)
         try:
             yield page
         finally:
@@ -329,9 +386,12 @@ async def connect(url: str, app: Dash | None = None, **options: Any) -> AsyncIte
     """A page on a running server at ``url`` (``ws://host:port/_dash-ws/socket``)."""
     import websockets
 
-    separator = "&" if "?" in url else "?"
-    connection = await websockets.connect(f"{url}{separator}v={protocol.VERSION}", **options)
-    page = PageClient(app, _NetworkTransport(connection))
+    async def connector(extra_query: dict) -> _Transport:
+        separator = "&" if "?" in url else "?"
+        query = urlencode({"v": protocol.VERSION, **extra_query})
+        return _NetworkTransport(await websockets.connect(f"{url}{separator}{query}", **options))
+
+    page = PageClient(app, await connector({}), connector)
     try:
         yield page
     finally:

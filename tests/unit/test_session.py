@@ -26,7 +26,23 @@ class FakeSocket:
 
     @property
     def messages(self) -> list[dict]:
-        return [message for frame in self.frames for message in frame]
+        """Data messages as the page handles them: hello left out, numbers stripped."""
+        return [
+            {key: value for key, value in message.items() if key != "n"}
+            for frame in self.frames
+            for message in frame
+            if message["type"] != "hello"
+        ]
+
+    @property
+    def numbers(self) -> list[int]:
+        return [message["n"] for frame in self.frames for message in frame if "n" in message]
+
+
+async def attached(socket: FakeSocket, limits: SessionLimits = SessionLimits()) -> PageSession:
+    session = PageSession(limits, on_end=lambda ended: None)
+    await session.attach(socket, resume_after=None)
+    return session
 
 
 async def settle() -> None:
@@ -36,7 +52,7 @@ async def settle() -> None:
 
 async def test_an_idle_page_gets_a_message_at_once():
     socket = FakeSocket()
-    session = PageSession(socket, SessionLimits())
+    session = await attached(socket, SessionLimits())
     session.stream_props("a", {"children": 1})
     await settle()
     assert socket.messages == [{"type": "set", "component": "a", "props": {"children": 1}}]
@@ -45,7 +61,7 @@ async def test_an_idle_page_gets_a_message_at_once():
 
 async def test_a_continuous_producer_does_not_hold_frames_back():
     socket = FakeSocket()
-    session = PageSession(socket, SessionLimits())
+    session = await attached(socket, SessionLimits())
     frames_while_producing = []
 
     async def producer() -> None:
@@ -66,7 +82,7 @@ async def test_a_continuous_producer_does_not_hold_frames_back():
 
 async def test_a_paused_page_receives_only_the_newest_values_in_order_when_it_reads_again():
     socket = FakeSocket()
-    session = PageSession(socket, SessionLimits())
+    session = await attached(socket, SessionLimits())
     socket.reading.clear()
     session.stream_props("first", {"children": "sent before the pause"})
     await settle()
@@ -88,7 +104,7 @@ async def test_a_paused_page_receives_only_the_newest_values_in_order_when_it_re
 
 async def test_a_page_that_falls_behind_past_its_ceiling_is_disconnected():
     socket = FakeSocket()
-    session = PageSession(socket, SessionLimits(outbox_bytes=50_000))
+    session = await attached(socket, SessionLimits(outbox_bytes=50_000))
     socket.reading.clear()
     session.stream_props("warm", {"children": 0})
     await settle()
@@ -104,7 +120,7 @@ async def test_a_page_that_falls_behind_past_its_ceiling_is_disconnected():
 
 async def test_a_page_that_stops_reading_is_disconnected_after_the_send_timeout():
     socket = FakeSocket()
-    session = PageSession(socket, SessionLimits(send_timeout=0.05))
+    session = await attached(socket, SessionLimits(send_timeout=0.05))
     socket.reading.clear()
     session.stream_props("a", {"children": 1})
     await asyncio.sleep(0.2)
@@ -114,7 +130,7 @@ async def test_a_page_that_stops_reading_is_disconnected_after_the_send_timeout(
 
 async def test_updates_from_threads_keep_their_order():
     socket = FakeSocket()
-    session = PageSession(socket, SessionLimits())
+    session = await attached(socket, SessionLimits())
 
     def produce() -> None:
         for value in range(500):

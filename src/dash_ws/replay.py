@@ -1,0 +1,52 @@
+"""Numbering of sent messages, kept until the page acknowledges them. No I/O.
+
+A socket can drop with frames in flight, and the server cannot tell which
+ones arrived. Every message that leaves is numbered and kept here until the
+page acknowledges it; a page that reconnects says the last number it saw and
+gets everything after it again. What is kept is bounded: past ``max_bytes``
+the oldest messages are forgotten, and a page that needs one of them cannot
+resume (it starts a new session instead).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class ReplayBuffer:
+    """Sent messages not yet acknowledged, in order."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.held_bytes = 0
+        self.next_number = 1
+        self._held: deque[tuple[int, bytes]] = deque()
+        self._oldest_resumable = 1
+
+    def number(self, messages: list[bytes]) -> list[bytes]:
+        """Number these messages, keep them, and return them as sent."""
+        numbered = []
+        for message in messages:
+            stamped = b'{"n":' + str(self.next_number).encode() + b"," + message[1:]
+            self._held.append((self.next_number, stamped))
+            self.held_bytes += len(stamped)
+            self.next_number += 1
+            numbered.append(stamped)
+        while self.held_bytes > self.max_bytes and self._held:
+            dropped_number, dropped = self._held.popleft()
+            self.held_bytes -= len(dropped)
+            self._oldest_resumable = dropped_number + 1
+        return numbered
+
+    def acknowledge(self, number: int) -> None:
+        """The page has everything up to ``number``."""
+        while self._held and self._held[0][0] <= number:
+            _, message = self._held.popleft()
+            self.held_bytes -= len(message)
+        self._oldest_resumable = max(self._oldest_resumable, min(number + 1, self.next_number))
+
+    def after(self, number: int) -> list[bytes] | None:
+        """What a page that saw up to ``number`` missed; None if some of it is gone."""
+        if number + 1 < self._oldest_resumable or number >= self.next_number:
+            return None
+        return [message for held_number, message in self._held if held_number > number]

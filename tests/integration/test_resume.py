@@ -1,0 +1,221 @@
+"""Sessions that outlive their socket: a dropped page resumes and loses nothing."""
+
+import asyncio
+
+from dash import Input, Output, Patch, html
+
+from dash_ws import Dash, ctx, set_props
+from dash_ws.testing import ConnectionRefused, TestClient
+
+
+def make_app(**options) -> Dash:
+    app = Dash(__name__, websocket_callbacks=True, **options)
+    app.layout = html.Div([html.Button(id="go"), html.Div(id="out"), html.Div(id="live"), html.Div(id="log")])
+    return app
+
+
+def counter_app(**options) -> tuple[Dash, dict]:
+    app = make_app(**options)
+    state = {"starts": 0, "ended": False}
+
+    @app.callback(persistent=True)
+    async def counter():
+        state["starts"] += 1
+        ws = ctx.websocket
+        value = 0
+        while not ws.is_shutdown:
+            value += 1
+            appended = Patch()
+            appended.append(value)
+            set_props("live", {"children": value})
+            set_props("log", {"children": appended})
+            await asyncio.sleep(0.005)
+        state["ended"] = True
+
+    return app, state
+
+
+def appended_values(page) -> list[int]:
+    return [
+        operation["params"]["value"]
+        for update in page.updates
+        if update.component == "log"
+        for operation in update.props["children"]["operations"]
+    ]
+
+
+async def test_a_dropped_page_resumes_its_session_and_misses_nothing():
+    app, state = counter_app()
+    async with TestClient(app).page() as page:
+        await page.ready()
+        await page.wait_for(lambda p: len(appended_values(p)) >= 5)
+        first_session = page.session_id
+        await page.drop()
+        await asyncio.sleep(0.2)  # the counter keeps counting while the page is away
+        await page.reconnect()
+        seen_at_resume = len(appended_values(page))
+        await page.wait_for(lambda p: len(appended_values(p)) >= seen_at_resume + 40)
+    assert page.resumed and page.session_id == first_session
+    values = appended_values(page)
+    assert values == list(range(1, len(values) + 1)), "every value, once, in order"
+    shown = [u.props["children"] for u in page.updates if u.component == "live"]
+    assert shown == sorted(shown), "the counter never went back"
+    assert state["starts"] == 1, "the persistent callback was not restarted"
+
+
+async def test_is_detached_while_the_page_is_away_and_is_shutdown_stays_false():
+    app = make_app()
+    observed = []
+    away = asyncio.Event()
+
+    @app.callback(persistent=True)
+    async def watcher():
+        ws = ctx.websocket
+        while not ws.is_shutdown:
+            if ws.is_detached:
+                observed.append(("detached", ws.is_shutdown))
+                away.set()
+            await asyncio.sleep(0.01)
+
+    async with TestClient(app).page() as page:
+        await page.ready()
+        await asyncio.sleep(0.05)
+        await page.drop()
+        await asyncio.wait_for(away.wait(), 5)
+        await page.reconnect()
+    assert observed[0] == ("detached", False)
+
+
+async def test_a_running_callback_delivers_its_result_after_the_resume():
+    app = make_app()
+    started = asyncio.Event()
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    async def slow(n_clicks):
+        started.set()
+        set_props("live", {"children": "working"})
+        await asyncio.sleep(0.3)
+        set_props("live", {"children": "almost"})
+        return f"finished {n_clicks}"
+
+    async with TestClient(app).page() as page:
+        answer = page.send_call(page.request_body("out.children", [7], [], None))
+        await asyncio.wait_for(started.wait(), 5)
+        await page.drop()
+        await asyncio.sleep(0.4)  # it finishes while the page is away
+        await page.reconnect()
+        result = await asyncio.wait_for(answer, 5)
+    assert result.outputs == {"out": {"children": "finished 7"}}
+    assert [u.props["children"] for u in page.updates] == ["working", "almost"]
+
+
+async def test_a_call_sent_again_after_resuming_runs_once():
+    app = make_app()
+    runs = []
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    async def counted(n_clicks):
+        runs.append(n_clicks)
+        await asyncio.sleep(0.2)
+        return "once"
+
+    async with TestClient(app).page() as page:
+        answer = page.send_call(page.request_body("out.children", [1], [], None))
+        await asyncio.sleep(0.05)
+        await page.drop()
+        await page.reconnect()  # re-sends the unanswered call
+        assert (await asyncio.wait_for(answer, 5)).outputs == {"out": {"children": "once"}}
+    assert runs == [1]
+
+
+async def test_a_get_prop_pending_during_the_drop_is_answered_after_the_resume():
+    app = make_app()
+    asked = asyncio.Event()
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    async def read(n_clicks):
+        reading = asyncio.ensure_future(ctx.websocket.get_prop("name", "value", timeout=5))
+        asked.set()
+        return f"Hello, {await reading}!"
+
+    async with TestClient(app).page() as page:
+        page._handle = _dropping_the_first_get(page, page._handle)
+        answer = page.send_call(page.request_body("out.children", [1], [], None))
+        await asyncio.wait_for(asked.wait(), 5)
+        await asyncio.sleep(0.05)
+        await page.drop()
+        page.props["name", "value"] = "typed during the drop"
+        await page.reconnect()
+        result = await asyncio.wait_for(answer, 5)
+    assert result.outputs == {"out": {"children": "Hello, typed during the drop!"}}
+
+
+def _dropping_the_first_get(page, handle):
+    """The page receives the get, but its answer is lost with the connection."""
+    dropped = []
+
+    async def handle_message(message):
+        if message["type"] == "get" and not dropped:
+            dropped.append(message)
+            page.seen = message["n"]
+            return
+        await handle(message)
+
+    return handle_message
+
+
+async def test_after_the_grace_period_the_session_ends_and_the_page_starts_anew():
+    app, state = counter_app(websocket_resume_grace=100)
+    blocked = asyncio.Event()
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    async def forever(n_clicks):
+        blocked.set()
+        await asyncio.sleep(3600)
+
+    async with TestClient(app).page() as page:
+        await page.ready()
+        waiting = page.send_call(page.request_body("out.children", [1], [], None))
+        await asyncio.wait_for(blocked.wait(), 5)
+        await page.drop()
+        await asyncio.sleep(0.4)
+        assert state["ended"], "the session ended after its grace period"
+        old_session = page.session_id
+        await page.reconnect()
+        assert not page.resumed and page.session_id != old_session
+        try:
+            await asyncio.wait_for(waiting, 5)
+            raise AssertionError("the waiting call should have failed")
+        except ConnectionRefused as failure:
+            assert "no longer knew this page's session" in failure.reason
+        await page.ready()
+        await page.wait_for(lambda p: state["starts"] == 2)
+
+
+async def test_an_unknown_session_starts_a_new_one():
+    app = make_app()
+    async with TestClient(app).page() as page:
+        first = page.session_id
+        await page.drop()
+        page.session_id = "forged"
+        await page.reconnect()
+    assert not page.resumed and page.session_id not in (first, "forged")
+
+
+async def test_a_silent_connection_is_taken_for_dead_and_can_resume():
+    app = make_app(websocket_liveness_timeout=200)
+    starts = []
+
+    @app.callback(persistent=True)
+    async def quiet():
+        starts.append(1)
+        while not ctx.websocket.is_shutdown:
+            await asyncio.sleep(0.01)
+
+    async with TestClient(app).page() as page:
+        await page.ready()
+        await page.wait_for(lambda p: p.closed is not None, timeout=5)  # the page sent nothing
+        assert page.closed.code == 1011
+        await page.reconnect()
+        assert page.resumed
+    assert starts == [1]
