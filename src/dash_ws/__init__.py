@@ -9,11 +9,13 @@ from .context import callback_context, ctx, set_props
 from .errors import ComponentNotFound, DashWsError, ProtocolError, SocketClosed, UnsupportedDash
 from .registry import callback
 from .session import WebSocket
+from .status import ConnectionStatus
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ComponentNotFound",
+    "ConnectionStatus",
     "Dash",
     "DashWsError",
     "ProtocolError",

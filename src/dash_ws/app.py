@@ -19,6 +19,7 @@ from .callbacks import CallbackBackend, CallbackExecutor, PersistentCallback
 from .endpoint import SocketEndpoint
 from .registry import SocketCallbacks, process_callbacks
 from .session import SessionLimits
+from .status import status_ids
 
 _CLIENT_HASH = hashlib.sha256(CLIENT_SOURCE).hexdigest()[:12]
 
@@ -129,6 +130,7 @@ class Dash(dash.Dash):
                 "persistent": bool(self.persistent_callbacks),
                 "update_path": prefix + "_dash-update-component",
                 "heartbeat_ms": int(self.websocket_limits.liveness_timeout * 1000 / 3),
+                "status_ids": sorted(status_ids),
             },
         )
 

@@ -1,28 +1,30 @@
 /*
  * dash-ws browser client.
  *
- * Three parts, each with one job:
- *  - Connection: the page's socket and its state (connecting, open, closed),
- *    heartbeat, and reconnecting with backoff and jitter after a drop.
+ * Four parts, each with one job:
+ *  - Connection: the page's socket and its state, heartbeat, and reopening
+ *    with backoff and jitter after a drop.
+ *  - Session: the page's session on the server across sockets: message
+ *    numbers, acknowledgements, resuming after a drop.
  *  - Page: the Dash renderer as seen from the socket: apply streamed props,
- *    read a prop, tell when the layout has rendered.
+ *    read a prop, tell when the layout has rendered, show the status.
  *  - Calls: the renderer's callback requests, taken from fetch and sent over
- *    the socket, answered with a Response exactly like the HTTP route's.
+ *    the socket, answered with a Response exactly like the HTTP route's; over
+ *    HTTP instead while the socket cannot be opened.
  * The wire protocol is described in docs/protocol.md.
  */
 (function () {
   'use strict';
 
   var PROTOCOL_VERSION = 1;
-  var HEARTBEAT_MS = 15000;
-  var HEARTBEAT_TIMEOUT_MS = 10000;
-  var CONNECT_TIMEOUT_MS = 5000;
-  var RETRY_BASE_MS = 500;
-  var RETRY_MAX_MS = 15000;
-  // Closes after which the socket must not be reopened for this page.
+  var CONNECT_WAIT_MS = 5000;
+  var RETRY_BASE_MS = 250;
+  var RETRY_MAX_MS = 10000;
+  var ACK_DELAY_MS = 100;
+  // Closes after which this page must not reopen its socket.
   var REFUSED = {4001: 'unauthorized', 4003: 'origin not allowed', 4400: 'protocol version'};
-  // Closes that are the network's or the server's fault: reconnect at once.
-  var ABNORMAL = {1001: 1, 1006: 1, 1011: 1, 1012: 1, 1013: 1, 1014: 1, 4008: 1};
+  // Closes that are the network's or the server's doing: reopen and resume.
+  var DROPPED = {1001: 1, 1005: 1, 1006: 1, 1011: 1, 1012: 1, 1013: 1, 1014: 1, 4000: 1, 4008: 1};
 
   function readConfig() {
     var element = document.getElementById('_dash-config');
@@ -44,40 +46,46 @@
 
   /* ------------------------------------------------------------ Connection */
 
+  // States: idle, connecting, open, reconnecting, degraded (cannot open: callbacks
+  // use HTTP while retrying), closed (by the server or for inactivity), refused.
   function Connection(url, handlers) {
     this.url = url;
     this.handlers = handlers;
     this.state = 'idle';
-    this.reason = '';
     this.socket = null;
     this.retries = 0;
     this.waiters = [];
     this.heartbeat = null;
     this.lastHeard = 0;
     this.retryTimer = null;
+    this.degradeTimer = null;
   }
 
   Connection.prototype.setState = function (state, reason) {
+    if (state === 'open' || state === 'closed' || state === 'refused') clearTimeout(this.degradeTimer);
     this.state = state;
-    this.reason = reason || '';
-    this.handlers.onState(state, this.reason);
+    this.handlers.onState(state, reason || '');
   };
 
   Connection.prototype.open = function () {
-    if (this.state === 'connecting' || this.state === 'open' || this.state === 'refused') return;
+    if (this.socket || this.state === 'refused') return;
     clearTimeout(this.retryTimer);
     var scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-    var socket = new WebSocket(scheme + location.host + this.url + '?v=' + PROTOCOL_VERSION);
+    var query = '?v=' + PROTOCOL_VERSION + this.handlers.resumeQuery();
+    var socket = new WebSocket(scheme + location.host + this.url + query);
     var self = this;
     this.socket = socket;
-    this.setState('connecting');
+    if (this.state !== 'reconnecting' && this.state !== 'degraded') this.setState('connecting');
+    if (!this.degradeTimer && this.state !== 'degraded') {
+      this.degradeTimer = setTimeout(function () { self.degrade(); }, CONNECT_WAIT_MS);
+    }
     socket.onopen = function () {
       self.retries = 0;
       self.lastHeard = Date.now();
+      self.degradeTimer = null;
       self.setState('open');
       self.startHeartbeat();
       self.settleWaiters(true);
-      self.handlers.onOpen();
     };
     socket.onmessage = function (event) {
       self.lastHeard = Date.now();
@@ -88,11 +96,20 @@
         log('error', 'unreadable frame from the server', error);
         return;
       }
-      for (var i = 0; i < messages.length; i++) self.handlers.onMessage(messages[i]);
+      self.handlers.onFrame(messages);
     };
     socket.onclose = function (event) {
       self.lost(socket, event);
     };
+  };
+
+  // The socket could not be opened in time: callbacks go over HTTP meanwhile.
+  Connection.prototype.degrade = function () {
+    this.degradeTimer = null;
+    if (this.state === 'open' || this.state === 'refused' || this.state === 'closed') return;
+    log('warn', 'the socket could not be opened; callbacks use HTTP until it can');
+    this.setState('degraded', 'the socket could not be opened');
+    this.settleWaiters(false);
   };
 
   // The socket is gone, closed by either side or given up on; runs once per socket.
@@ -100,76 +117,119 @@
     if (this.socket !== socket) return;
     this.socket = null;
     this.stopHeartbeat();
-    this.settleWaiters(false);
-    this.handlers.onClose(event);
-    this.afterClose(event);
-  };
-
-  Connection.prototype.afterClose = function (event) {
     if (REFUSED[event.code]) {
       log('error', 'the server refused this page\'s socket (' + event.code + ' ' +
         REFUSED[event.code] + '): ' + event.reason + '; callbacks use HTTP');
       this.setState('refused', event.reason);
+      this.settleWaiters(false);
+      this.handlers.onEnded(event.reason);
       return;
     }
-    if (ABNORMAL[event.code]) {
+    if (DROPPED[event.code]) {
       var delay = Math.min(RETRY_BASE_MS * Math.pow(2, this.retries), RETRY_MAX_MS);
       delay = delay / 2 + Math.random() * delay / 2;
       this.retries += 1;
-      this.setState('reconnecting', event.reason || 'connection lost (' + event.code + ')');
+      if (this.state !== 'degraded') {
+        this.setState('reconnecting', event.reason || 'connection lost (' + event.code + ')');
+      }
       var self = this;
       this.retryTimer = setTimeout(function () { self.open(); }, delay);
       return;
     }
     this.setState('closed', event.reason || 'closed (' + event.code + ')');
+    this.settleWaiters(false);
+    this.handlers.onEnded(event.reason || 'closed (' + event.code + ')');
   };
 
   Connection.prototype.send = function (message) {
     this.socket.send(JSON.stringify(message));
   };
 
-  // Resolves true once open, false if it cannot open within the timeout.
+  // Resolves true once open, false if it cannot be opened in time.
   Connection.prototype.whenOpen = function () {
     if (this.state === 'open') return Promise.resolve(true);
-    if (this.state === 'refused') return Promise.resolve(false);
+    if (this.state === 'refused' || this.state === 'degraded') return Promise.resolve(false);
     this.open();
     var self = this;
-    return new Promise(function (resolve) {
-      var waiter = {resolve: resolve};
-      waiter.timer = setTimeout(function () {
-        self.waiters = self.waiters.filter(function (w) { return w !== waiter; });
-        resolve(false);
-      }, CONNECT_TIMEOUT_MS);
-      self.waiters.push(waiter);
-    });
+    return new Promise(function (resolve) { self.waiters.push(resolve); });
   };
 
   Connection.prototype.settleWaiters = function (opened) {
     var waiters = this.waiters;
     this.waiters = [];
-    waiters.forEach(function (waiter) {
-      clearTimeout(waiter.timer);
-      waiter.resolve(opened);
-    });
+    waiters.forEach(function (resolve) { resolve(opened); });
   };
 
   Connection.prototype.startHeartbeat = function () {
     var self = this;
+    var interval = config.heartbeat_ms;
     this.heartbeat = setInterval(function () {
-      if (Date.now() - self.lastHeard > HEARTBEAT_MS + HEARTBEAT_TIMEOUT_MS) {
+      if (Date.now() - self.lastHeard > 2 * interval) {
         log('warn', 'no answer from the server, reconnecting');
         var silent = self.socket;
         silent.close(4000, 'heartbeat timeout');
-        self.lost(silent, {code: 1006, reason: 'heartbeat timeout'});
+        self.lost(silent, {code: 4000, reason: 'heartbeat timeout'});
         return;
       }
       self.send({type: 'ping'});
-    }, HEARTBEAT_MS);
+    }, interval);
   };
 
   Connection.prototype.stopHeartbeat = function () {
     clearInterval(this.heartbeat);
     this.heartbeat = null;
+  };
+
+  /* ------------------------------------------------------------ Session */
+
+  var Session = {
+    id: null,
+    seen: 0,
+    acked: 0,
+    ackTimer: null,
+
+    resumeQuery: function () {
+      if (!Session.id) return '';
+      return '&session=' + encodeURIComponent(Session.id) + '&seen=' + Session.seen;
+    },
+
+    // True for a message to handle; false for one already handled before a resume.
+    admit: function (message) {
+      if (message.n === undefined) return true;
+      if (message.n <= Session.seen) return false;
+      Session.seen = message.n;
+      Session.scheduleAck();
+      return true;
+    },
+
+    scheduleAck: function () {
+      if (Session.ackTimer) return;
+      Session.ackTimer = setTimeout(function () {
+        Session.ackTimer = null;
+        if (connection.state === 'open' && Session.seen > Session.acked) {
+          Session.acked = Session.seen;
+          connection.send({type: 'ack', n: Session.seen});
+        }
+      }, ACK_DELAY_MS);
+    },
+
+    // The first message on every socket: a resumed session, or a new one.
+    hello: function (message) {
+      var lost = Session.id !== null && !message.resumed;
+      Session.id = message.session;
+      if (message.resumed) {
+        Calls.resend();
+        return;
+      }
+      Session.seen = 0;
+      Session.acked = 0;
+      if (lost) Calls.failAll('the server no longer knew this page\'s session');
+      if (config.persistent) {
+        Page.whenHydrated(function () {
+          if (connection.state === 'open') connection.send({type: 'ready'});
+        });
+      }
+    }
   };
 
   /* ------------------------------------------------------------ Page */
@@ -212,6 +272,20 @@
       if (layout === undefined) return {found: false, value: null};
       var value = layout.props ? layout.props[prop] : undefined;
       return {found: true, value: value === undefined ? null : value};
+    },
+
+    // Connection status for the app: window.dash_ws, a DOM event, and every
+    // dash_ws.ConnectionStatus store in the layout.
+    showStatus: function (state, reason) {
+      var status = {state: state, reason: reason, since: Date.now()};
+      window.dash_ws.state = state;
+      window.dash_ws.reason = reason;
+      document.dispatchEvent(new CustomEvent('dash-ws:state', {detail: status}));
+      Page.whenHydrated(function () {
+        (config.status_ids || []).forEach(function (id) {
+          if (Page.layoutOf(id) !== undefined) window.dash_clientside.set_props(id, {data: status});
+        });
+      });
     }
   };
 
@@ -221,80 +295,97 @@
   // Background callbacks poll their job over HTTP; they stay there.
   var BACKGROUND_ARGS = ['cacheKey', 'job', 'oldJob', 'cancelJob'];
   var nativeFetch = window.fetch.bind(window);
-  var pending = {};
-  var nextCallId = 1;
-  var connection;
 
-  function plainHeaders(headers) {
-    var plain = {};
-    if (!headers) return plain;
-    if (typeof Headers !== 'undefined' && headers instanceof Headers) {
-      headers.forEach(function (value, name) { plain[name] = value; });
+  var Calls = {
+    pending: {},
+    nextId: 1,
+
+    plainHeaders: function (headers) {
+      var plain = {};
+      if (!headers) return plain;
+      if (typeof Headers !== 'undefined' && headers instanceof Headers) {
+        headers.forEach(function (value, name) { plain[name] = value; });
+        return plain;
+      }
+      Object.keys(headers).forEach(function (name) { plain[name] = String(headers[name]); });
       return plain;
-    }
-    Object.keys(headers).forEach(function (name) { plain[name] = String(headers[name]); });
-    return plain;
-  }
+    },
 
-  function socketCall(input, init) {
-    if (!init || String(init.method || 'GET').toUpperCase() !== 'POST') return null;
-    var url = new URL(typeof input === 'string' ? input : input.url, location.href);
-    if (url.pathname !== config.update_path) return null;
-    if (BACKGROUND_ARGS.some(function (name) { return url.searchParams.has(name); })) return null;
-    var body;
-    try {
-      body = JSON.parse(init.body);
-    } catch (error) {
-      return null;
-    }
-    if (!config.all_callbacks && config.outputs.indexOf(body.output) < 0) return null;
-    return connection.whenOpen().then(function (opened) {
-      if (!opened) return nativeFetch(input, init);
-      return new Promise(function (resolve) {
-        var id = nextCallId++;
-        pending[id] = resolve;
-        connection.send({
-          type: 'call', id: id, body: body, query: url.search.slice(1),
-          headers: plainHeaders(init.headers)
+    // A Response promise for a renderer request that belongs on the socket, else null.
+    route: function (input, init) {
+      if (!init || String(init.method || 'GET').toUpperCase() !== 'POST') return null;
+      var url = new URL(typeof input === 'string' ? input : input.url, location.href);
+      if (url.pathname !== config.update_path) return null;
+      if (BACKGROUND_ARGS.some(function (name) { return url.searchParams.has(name); })) return null;
+      var body;
+      try {
+        body = JSON.parse(init.body);
+      } catch (error) {
+        return null;
+      }
+      if (!config.all_callbacks && config.outputs.indexOf(body.output) < 0) return null;
+      var message = {
+        type: 'call', id: 0, body: body, query: url.search.slice(1),
+        headers: Calls.plainHeaders(init.headers)
+      };
+      return connection.whenOpen().then(function (opened) {
+        if (!opened) return nativeFetch(input, init);
+        return new Promise(function (resolve) {
+          message.id = Calls.nextId++;
+          Calls.pending[message.id] = {resolve: resolve, message: message};
+          connection.send(message);
         });
       });
-    });
-  }
+    },
 
-  window.fetch = function (input, init) {
-    return socketCall(input, init) || nativeFetch(input, init);
+    answer: function (message) {
+      var call = Calls.pending[message.id];
+      if (!call) return;
+      delete Calls.pending[message.id];
+      var body = NULL_BODY_STATUS[message.status] ? null : message.body;
+      call.resolve(new Response(body, {
+        status: message.status,
+        headers: {'Content-Type': message.content_type || 'text/plain'}
+      }));
+    },
+
+    // After a resume: the server runs each call once, so unanswered ones go again.
+    resend: function () {
+      Object.keys(Calls.pending).forEach(function (id) {
+        connection.send(Calls.pending[id].message);
+      });
+    },
+
+    // Callbacks whose answer can no longer come fail visibly, never silently.
+    failAll: function (reason) {
+      Object.keys(Calls.pending).forEach(function (id) {
+        var call = Calls.pending[id];
+        delete Calls.pending[id];
+        log('error', 'callback ' + call.message.body.output + ' failed: ' + reason);
+        call.resolve(new Response('dash-ws: ' + reason, {
+          status: 503, headers: {'Content-Type': 'text/plain'}
+        }));
+      });
+    }
   };
 
-  function answerCall(message) {
-    var resolve = pending[message.id];
-    if (!resolve) return;
-    delete pending[message.id];
-    var body = NULL_BODY_STATUS[message.status] ? null : message.body;
-    resolve(new Response(body, {
-      status: message.status,
-      headers: {'Content-Type': message.content_type || 'text/plain'}
-    }));
-  }
-
-  // Callbacks in flight when the socket closes fail visibly, never silently.
-  function failPendingCalls(reason) {
-    Object.keys(pending).forEach(function (id) {
-      var resolve = pending[id];
-      delete pending[id];
-      resolve(new Response('dash-ws: the connection closed while the callback ran (' +
-        reason + ')', {status: 503, headers: {'Content-Type': 'text/plain'}}));
-    });
-  }
+  window.fetch = function (input, init) {
+    return Calls.route(input, init) || nativeFetch(input, init);
+  };
 
   /* ------------------------------------------------------------ wiring */
 
-  function onMessage(message) {
+  function handle(message) {
+    if (!Session.admit(message)) return;
     switch (message.type) {
+      case 'hello':
+        Session.hello(message);
+        break;
       case 'set':
         Page.applyProps(message.component, message.props);
         break;
       case 'result':
-        answerCall(message);
+        Calls.answer(message);
         break;
       case 'get':
         var answer = Page.readProp(message.component, message.prop);
@@ -310,24 +401,15 @@
     }
   }
 
-  var status = window.dash_ws = {state: 'idle', reason: ''};
+  window.dash_ws = {state: 'idle', reason: ''};
 
-  connection = new Connection(config.url, {
-    onState: function (state, reason) {
-      status.state = state;
-      status.reason = reason;
-      document.dispatchEvent(new CustomEvent('dash-ws:state', {detail: {state: state, reason: reason}}));
-    },
-    onOpen: function () {
-      if (config.persistent) {
-        Page.whenHydrated(function () {
-          if (connection.state === 'open') connection.send({type: 'ready'});
-        });
-      }
-    },
-    onMessage: onMessage,
-    onClose: function (event) {
-      failPendingCalls(event.reason || 'code ' + event.code);
+  var connection = new Connection(config.url, {
+    resumeQuery: Session.resumeQuery,
+    onState: Page.showStatus,
+    onFrame: function (messages) { messages.forEach(handle); },
+    onEnded: function (reason) {
+      Calls.failAll(reason);
+      Session.id = null;
     }
   });
 
