@@ -25,6 +25,9 @@ from .session import WebSocket
 if TYPE_CHECKING:
     import dash_ws
 
+# Seconds an app may take to wind a request down after its client disconnected.
+_DISCONNECT_GRACE = 5.0
+
 # Statuses that mean "the app's protection refused this request".
 _REFUSING_STATUSES = frozenset({401, 403, 407})
 
@@ -94,10 +97,19 @@ class AsgiCallbackBackend:
             if not request_sent:
                 request_sent = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            await response.complete.wait()
+            await response.over.wait()
             return {"type": "http.disconnect"}
 
-        await self.server(scope, receive, response.send)
+        serving = asyncio.ensure_future(self.server(scope, receive, response.send))
+        try:
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:
+            # The page left: tell the app its client disconnected, as a server would,
+            # so that frameworks running the view in a task of their own cancel it.
+            response.over.set()
+            await asyncio.wait([serving], timeout=_DISCONNECT_GRACE)
+            serving.cancel()
+            raise
         return response.reply()
 
 
@@ -108,7 +120,7 @@ class _CollectedResponse:
         self.status = 500
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
-        self.complete = asyncio.Event()
+        self.over = asyncio.Event()
 
     async def send(self, message: dict) -> None:
         if message["type"] == "http.response.start":
@@ -117,7 +129,7 @@ class _CollectedResponse:
         elif message["type"] == "http.response.body":
             self.chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
-                self.complete.set()
+                self.over.set()
 
     def reply(self) -> HttpReply:
         content_type = next(

@@ -144,8 +144,9 @@ async def test_a_persistent_callback_that_ignores_is_shutdown_is_cancelled():
     assert outcome == ["cancelled"]
 
 
-async def test_disconnect_cancels_running_async_callbacks():
-    app = make_app()
+@pytest.mark.parametrize("backend", ["flask", "fastapi", "quart"])
+async def test_disconnect_cancels_running_async_callbacks(backend):
+    app = make_app(backend=backend)
     outcome = []
     started = asyncio.Event()
 
