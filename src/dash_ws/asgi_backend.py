@@ -25,8 +25,8 @@ from .session import WebSocket
 if TYPE_CHECKING:
     import dash_ws
 
-# Seconds an app may take to wind a request down after its client disconnected.
-_DISCONNECT_GRACE = 5.0
+# Seconds an app gets to react to its client's disconnect before its request is cancelled.
+_DISCONNECT_GRACE = 0.1
 
 # Statuses that mean "the app's protection refused this request".
 _REFUSING_STATUSES = frozenset({401, 403, 407})
