@@ -22,17 +22,23 @@ app.layout = html.Div([
     html.Div(id="task-result"),
 ])
 
-@callback(Output("banner", "children"), Input("connection", "data"))
-def show_connection(status):
-    labels = {
-        "open": "",
-        "connecting": "Connecting...",
-        "reconnecting": "Reconnecting...",
-        "degraded": "Live updates unavailable; working over HTTP",
-        "closed": "Disconnected",
-        "refused": "Connection refused",
+# A clientside callback: while the network is down, no server callback can run.
+app.clientside_callback(
+    """
+    function (status) {
+        return {
+            open: "",
+            connecting: "Connecting...",
+            reconnecting: "Reconnecting...",
+            degraded: "Live updates unavailable; working over HTTP",
+            closed: "Disconnected",
+            refused: "Connection refused",
+        }[status.state];
     }
-    return labels.get(status["state"], status["state"])
+    """,
+    Output("banner", "children"),
+    Input("connection", "data"),
+)
 
 @callback(persistent=True)
 async def count():

@@ -21,8 +21,9 @@ def ConnectionStatus(id: str = "dash-ws-status", **store_options: Any) -> dcc.St
     and the page is resuming its session), ``degraded`` (the socket cannot be
     opened; callbacks use HTTP meanwhile), ``closed`` (by the server, or for
     inactivity; it reopens when a callback needs it) or ``refused`` (origin,
-    authentication or version; callbacks use HTTP). Use it as an ``Input`` to
-    show a "Reconnecting..." banner.
+    authentication or version; callbacks use HTTP). Use it as the ``Input`` of
+    a clientside callback to show a "Reconnecting..." banner: while the
+    network is down, no server callback can run.
     """
     status_ids.add(id)
     return dcc.Store(id=id, data={"state": "connecting", "reason": "", "since": 0}, **store_options)

@@ -223,7 +223,12 @@
       }
       Session.seen = 0;
       Session.acked = 0;
-      if (lost) Calls.failAll('the server no longer knew this page\'s session');
+      if (lost) {
+        var reason = 'the server no longer knew this page\'s session';
+        Calls.failAll(reason);
+        Page.showStatus('closed', reason);
+        Page.showStatus('open', 'a new session started');
+      }
       if (config.persistent) {
         Page.whenHydrated(function () {
           if (connection.state === 'open') connection.send({type: 'ready'});
