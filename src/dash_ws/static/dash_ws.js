@@ -245,17 +245,22 @@
       return Boolean(store && store.getState().appLifecycle === 'HYDRATED');
     },
 
-    // Calls back once the renderer has rendered the layout.
+    waitingForHydration: [],
+
+    // Calls back once the renderer has rendered the layout, in the order asked.
     whenHydrated: function (callback) {
-      if (Page.hydrated()) {
+      if (Page.hydrated() && Page.waitingForHydration.length === 0) {
         callback();
         return;
       }
+      Page.waitingForHydration.push(callback);
+      if (Page.waitingForHydration.length > 1) return;
       var poll = setInterval(function () {
-        if (Page.hydrated()) {
-          clearInterval(poll);
-          callback();
-        }
+        if (!Page.hydrated()) return;
+        clearInterval(poll);
+        var callbacks = Page.waitingForHydration;
+        Page.waitingForHydration = [];
+        callbacks.forEach(function (waiting) { waiting(); });
       }, 25);
     },
 
