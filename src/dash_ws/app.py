@@ -8,8 +8,9 @@ app serving HTTP and sockets) and an ``app.run`` that serves it with uvicorn.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import dash
 
@@ -83,13 +84,13 @@ class Dash(dash.Dash):
     def callback(
         self, *args: Any, websocket: bool = False, persistent: bool = False, **kwargs: Any
     ) -> Callable[[Callable], Callable]:
-        """``dash.Dash.callback`` plus ``websocket`` and ``persistent``; see ``dash_ws.callback``."""
+        """``dash.Dash.callback`` with ``websocket`` and ``persistent``, as ``dash_ws.callback``."""
         return self.socket_callbacks.register(
             super().callback, self._callback_list, args, kwargs, websocket, persistent
         )
 
     def _setup_server(self) -> None:
-        """Adopt callbacks registered with ``dash_ws.callback``, as Dash adopts ``dash.callback``'s."""
+        """Adopt ``dash_ws.callback`` registrations, as Dash adopts ``dash.callback``'s."""
         super()._setup_server()
         self.socket_callbacks.adopt(process_callbacks)
 
@@ -121,9 +122,7 @@ class Dash(dash.Dash):
         return dash_adapter.page_config(
             super()._config(),
             {
-                "enabled": bool(
-                    self.websocket_callbacks or outputs or self.persistent_callbacks
-                ),
+                "enabled": bool(self.websocket_callbacks or outputs or self.persistent_callbacks),
                 "url": prefix + "_dash-ws/socket",
                 "all_callbacks": self.websocket_callbacks,
                 "outputs": sorted(outputs),
@@ -154,7 +153,9 @@ class Dash(dash.Dash):
             inner,
             socket_path=self.socket_path,
             client_path=self.client_path,
-            endpoint=SocketEndpoint(executor, self.websocket_limits, self.websocket_allowed_origins),
+            endpoint=SocketEndpoint(
+                executor, self.websocket_limits, self.websocket_allowed_origins
+            ),
             on_shutdown=executor.shutdown,
             inner_has_lifespan=inner_is_asgi,
         )
@@ -192,4 +193,3 @@ class Dash(dash.Dash):
         from .serve import serve
 
         serve(self, host=host, port=port, debug=debug, **kwargs)
-

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Callable
 
 from .endpoint import SocketEndpoint
 from .errors import DashWsError
@@ -66,6 +67,7 @@ class DashWsASGI:
 
     async def _lifespan(self, scope: dict, receive: Callable, send: Callable) -> None:
         if self._inner_has_lifespan:
+
             async def send_after_shutdown(message: dict) -> None:
                 if message["type"] == "lifespan.shutdown.complete":
                     self._on_shutdown()

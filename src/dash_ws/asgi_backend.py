@@ -12,8 +12,9 @@ where they block nothing else.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -35,7 +36,7 @@ _REFUSING_STATUSES = frozenset({401, 403, 407})
 class AsgiCallbackBackend:
     """``CallbackBackend`` for ``dash.Dash(backend="fastapi" | "quart")``."""
 
-    def __init__(self, app: "dash_ws.Dash") -> None:
+    def __init__(self, app: dash_ws.Dash) -> None:
         self.app = app
         self.server = app.server
         self._update_path = app.config.routes_pathname_prefix + "_dash-update-component"
@@ -68,7 +69,11 @@ class AsgiCallbackBackend:
         self, handshake: Handshake, method: str, path: str, call: protocol.Call | None
     ) -> HttpReply:
         body = orjson.dumps(call.body) if call else b""
-        extra = {"content-type": "application/json", **{k.lower(): v for k, v in call.headers.items()}} if call else {}
+        extra = (
+            {"content-type": "application/json", **{k.lower(): v for k, v in call.headers.items()}}
+            if call
+            else {}
+        )
         headers = [
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in handshake.page_headers(extra)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from contextvars import copy_context
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol
 
 from . import protocol
 from .handshake import Handshake
@@ -89,7 +90,9 @@ class CallbackExecutor:
     def start_call(self, session: PageSession, handshake: Handshake, call: protocol.Call) -> None:
         session.run_call(self._answer(session, handshake, call))
 
-    async def _answer(self, session: PageSession, handshake: Handshake, call: protocol.Call) -> None:
+    async def _answer(
+        self, session: PageSession, handshake: Handshake, call: protocol.Call
+    ) -> None:
         current_websocket.set(session.handle)
         try:
             if self.backend.is_async(call.body["output"]):
@@ -98,7 +101,9 @@ class CallbackExecutor:
                 reply = await self.in_thread(self.backend.dispatch_sync, handshake, call)
         except Exception as error:  # the backend itself failed, not the callback
             logger.exception("dash-ws: callback %s could not run", call.body["output"])
-            reply = HttpReply(500, "text/plain", f"dash-ws could not run the callback: {error}".encode())
+            reply = HttpReply(
+                500, "text/plain", f"dash-ws could not run the callback: {error}".encode()
+            )
         session.send_message(
             protocol.result_message(call.call_id, reply.status, reply.content_type, reply.body)
         )

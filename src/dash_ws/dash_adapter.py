@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import dash
 from dash import _callback, _callback_context

@@ -12,8 +12,9 @@ thread.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import flask
 import orjson
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 class FlaskCallbackBackend:
     """``CallbackBackend`` for ``dash.Dash`` on Flask."""
 
-    def __init__(self, app: "dash_ws.Dash") -> None:
+    def __init__(self, app: dash_ws.Dash) -> None:
         self.app = app
         self.flask: flask.Flask = app.server
         self._update_path = app.config.routes_pathname_prefix + "_dash-update-component"
@@ -98,7 +99,10 @@ class FlaskCallbackBackend:
                 yield
 
     def _call_environ(self, handshake: Handshake, call: protocol.Call) -> dict:
-        headers = {"content-type": "application/json", **{k.lower(): v for k, v in call.headers.items()}}
+        headers = {
+            "content-type": "application/json",
+            **{k.lower(): v for k, v in call.headers.items()},
+        }
         path = self._update_path + ("?" + call.query if call.query else "")
         return self._environ(handshake, "POST", path, orjson.dumps(call.body), headers)
 

@@ -7,9 +7,9 @@ protection is asked about them before the socket is accepted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from typing import Iterable
 from urllib.parse import urlsplit
 
 # Headers that describe the upgrade itself, not the page; never replayed.
@@ -40,7 +40,7 @@ class Handshake:
     query_string: str
 
     @classmethod
-    def from_scope(cls, scope: dict) -> "Handshake":
+    def from_scope(cls, scope: dict) -> Handshake:
         headers = tuple(
             (name.decode("latin-1").lower(), value.decode("latin-1"))
             for name, value in scope.get("headers", ())
@@ -90,7 +90,9 @@ class Handshake:
             for name, value in self.headers
             if name not in _UPGRADE_HEADERS and name not in extra
         ]
-        return kept + [(name, value) for name, value in extra.items() if name not in _UPGRADE_HEADERS]
+        return kept + [
+            (name, value) for name, value in extra.items() if name not in _UPGRADE_HEADERS
+        ]
 
 
 def origin_allowed(handshake: Handshake, allowed_origins: Iterable[str]) -> bool:

@@ -3,9 +3,10 @@
 Every frame is JSON text. The browser sends one message per frame; the server
 sends a JSON array of one or more messages per frame, so that a burst of
 updates leaves in one write. The server numbers its messages (``n``) so a
-page that reconnects can say what it has seen and get the rest. docs/protocol.md describes each message; this
-module is the single place that parses what the browser sends and writes what
-the server sends, so both halves can be tested without a socket.
+page that reconnects can say what it has seen and get the rest.
+docs/protocol.md describes each message; this module is the single place
+that parses what the browser sends and writes what the server sends, so both
+halves can be tested without a socket.
 
 Prop values are encoded once, by the caller, with Dash's own JSON encoder
 (see ``encode_value``); the envelopes here splice those encoded fragments in
@@ -90,9 +91,7 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
     connection stays open after any of them.
     """
     if len(frame) > max_size:
-        raise ProtocolError(
-            f"message of {len(frame)} bytes exceeds the limit of {max_size} bytes"
-        )
+        raise ProtocolError(f"message of {len(frame)} bytes exceeds the limit of {max_size} bytes")
     try:
         message = orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
@@ -114,9 +113,7 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
             raise ProtocolError("call query must be a string")
         return Call(_request_id(message), body, headers, query)
     if kind == "prop":
-        return PropReply(
-            _request_id(message), bool(message.get("found")), message.get("value")
-        )
+        return PropReply(_request_id(message), bool(message.get("found")), message.get("value"))
     if kind == "ack":
         number = message.get("n")
         if not isinstance(number, int) or isinstance(number, bool) or number < 0:
@@ -150,9 +147,7 @@ def encode_component_id(component_id: ComponentId) -> bytes:
 
 def set_message(component: bytes, props: dict[str, bytes]) -> bytes:
     """``set``: apply props to a component; values are pre-encoded fragments."""
-    encoded_props = b",".join(
-        orjson.dumps(name) + b":" + value for name, value in props.items()
-    )
+    encoded_props = b",".join(orjson.dumps(name) + b":" + value for name, value in props.items())
     return b'{"type":"set","component":' + component + b',"props":{' + encoded_props + b"}}"
 
 

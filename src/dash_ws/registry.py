@@ -56,7 +56,7 @@ class SocketCallbacks:
 
         return decorator
 
-    def adopt(self, other: "SocketCallbacks") -> None:
+    def adopt(self, other: SocketCallbacks) -> None:
         """Take over ``other``'s callbacks, leaving it empty."""
         self.websocket_outputs |= other.websocket_outputs
         self.persistent.extend(other.persistent)

@@ -9,8 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -25,10 +26,13 @@ _CHILD_FLAG = "DASH_WS_RELOADER_CHILD"
 
 
 def serve(
-    app: "Dash", host: str | None, port: int | str | None, debug: bool | None, **options: Any
+    app: Dash, host: str | None, port: int | str | None, debug: bool | None, **options: Any
 ) -> None:
     """Serve ``app.asgi`` in this process, or under the reloader when debugging."""
-    dev_tool_names = set(inspect.signature(app.enable_dev_tools).parameters) - {"debug", "first_run"}
+    dev_tool_names = set(inspect.signature(app.enable_dev_tools).parameters) - {
+        "debug",
+        "first_run",
+    }
     dev_tools = {name: options.pop(name) for name in list(options) if name in dev_tool_names}
     debug = app.enable_dev_tools(debug, **dev_tools)
     host = host or os.getenv("HOST", "127.0.0.1")
@@ -42,7 +46,9 @@ def serve(
     if use_reloader and not os.environ.get(_CHILD_FLAG):
         _run_reloader(app, interval=app._dev_tools.hot_reload_watch_interval)
         return
-    print(f"Dash is running on http://{host}:{port}{app.config.requests_pathname_prefix}", flush=True)
+    print(
+        f"Dash is running on http://{host}:{port}{app.config.requests_pathname_prefix}", flush=True
+    )
     uvicorn.run(
         app.asgi,
         host=host,
@@ -52,7 +58,7 @@ def serve(
     )
 
 
-def _run_reloader(app: "Dash", interval: float) -> None:
+def _run_reloader(app: Dash, interval: float) -> None:
     """Run the same command in a child process; restart it when a source file changes."""
     command = list(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
     environment = {**os.environ, _CHILD_FLAG: "1"}

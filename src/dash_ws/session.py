@@ -21,9 +21,10 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from . import protocol
 from .errors import ComponentNotFound, SocketClosed
@@ -61,7 +62,7 @@ class SessionLimits:
 class PageSession:
     """State and lifetime of one page, attached to at most one socket at a time."""
 
-    def __init__(self, limits: SessionLimits, on_end: Callable[["PageSession"], None]) -> None:
+    def __init__(self, limits: SessionLimits, on_end: Callable[[PageSession], None]) -> None:
         self.loop = asyncio.get_running_loop()
         self.id = secrets.token_urlsafe(18)
         self.limits = limits
@@ -450,5 +451,7 @@ class WebSocket:
             )
 
 
-current_websocket: ContextVar[WebSocket | None] = ContextVar("dash_ws_current_websocket", default=None)
+current_websocket: ContextVar[WebSocket | None] = ContextVar(
+    "dash_ws_current_websocket", default=None
+)
 """The page socket of the callback now running; copied into worker threads with the context."""

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Any, Callable, Protocol
 from urllib.parse import urlencode
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 from . import protocol
 from .app import Dash
@@ -134,7 +135,9 @@ class PageClient:
         call_id = next(self._call_ids)
         answer = asyncio.get_running_loop().create_future()
         self._results[call_id] = answer
-        message = json.dumps({"type": "call", "id": call_id, "body": body, "headers": headers or {}})
+        message = json.dumps(
+            {"type": "call", "id": call_id, "body": body, "headers": headers or {}}
+        )
         self._unanswered[call_id] = message
         asyncio.ensure_future(self.transport.send(message))
         return answer
@@ -285,7 +288,9 @@ class _InProcessTransport:
         self._to_app.put_nowait({"type": "websocket.connect"})
         self._app_task = asyncio.ensure_future(asgi(scope, self._to_app.get, self._from_app.put))
         self._app_task.add_done_callback(
-            lambda _: self._from_app.put_nowait({"type": "websocket.close", "code": 1006, "reason": "app ended"})
+            lambda _: self._from_app.put_nowait(
+                {"type": "websocket.close", "code": 1006, "reason": "app ended"}
+            )
         )
 
     async def accepted(self) -> None:

@@ -31,7 +31,7 @@ class TcpProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         self._thread.start()
         if not self._ready.wait(5):
             raise RuntimeError("the proxy did not start")
@@ -67,24 +67,32 @@ class TcpProxy:
             writer.transport.abort()
         self._open.clear()
 
-    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+    async def _serve(
+        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         try:
             await self._forward(client_reader, client_writer)
         except asyncio.CancelledError:  # the proxy is stopping
             client_writer.transport.abort()
 
-    async def _forward(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+    async def _forward(
+        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         if time.monotonic() < self._refuse_until:
             client_writer.transport.abort()
             return
         first = await client_reader.read(_FIRST_READ_BYTES)
         if self.block_websockets and b"upgrade: websocket" in first.lower():
-            client_writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            client_writer.write(
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             await client_writer.drain()
             client_writer.close()
             return
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                "127.0.0.1", self.target_port
+            )
         except OSError:
             client_writer.transport.abort()
             return

@@ -124,7 +124,9 @@ async def test_a_crashing_callback_on_one_page_leaves_other_pages_alone():
     client = TestClient(app)
     async with client.page() as crashing, client.page() as bystander:
         assert (await crashing.call("out.title", inputs=["x"])).status == 500
-        assert (await bystander.call("out.children", inputs=[2])).outputs == {"out": {"children": 2}}
+        assert (await bystander.call("out.children", inputs=[2])).outputs == {
+            "out": {"children": 2}
+        }
         assert (await crashing.call("out.children", inputs=[3])).outputs == {"out": {"children": 3}}
 
 

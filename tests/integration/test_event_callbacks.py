@@ -5,7 +5,6 @@ import json
 import time
 
 import dash
-import pytest
 from dash import ALL, Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -82,10 +81,15 @@ async def test_patch_streams_as_a_patch():
 
 async def test_multiple_outputs_state_and_no_update():
     app = make_app()
-    app.layout = html.Div([html.Button(id="go"), html.Div(id="a"), html.Div(id="b"), html.Div(id="c")])
+    app.layout = html.Div(
+        [html.Button(id="go"), html.Div(id="a"), html.Div(id="b"), html.Div(id="c")]
+    )
 
     @app.callback(
-        Output("a", "children"), Output("b", "children"), Input("go", "n_clicks"), State("c", "children")
+        Output("a", "children"),
+        Output("b", "children"),
+        Input("go", "n_clicks"),
+        State("c", "children"),
     )
     async def several(n_clicks, c_value):
         return f"{n_clicks}-{c_value}", no_update
@@ -97,7 +101,9 @@ async def test_multiple_outputs_state_and_no_update():
 
 async def test_pattern_matching_and_allow_duplicate():
     app = make_app()
-    app.layout = html.Div([html.Button(id={"type": "btn", "index": i}) for i in range(2)] + [html.Div(id="out")])
+    app.layout = html.Div(
+        [html.Button(id={"type": "btn", "index": i}) for i in range(2)] + [html.Div(id="out")]
+    )
 
     @app.callback(Output("out", "children"), Input({"type": "btn", "index": ALL}, "n_clicks"))
     def total(clicks):
@@ -153,7 +159,9 @@ async def test_a_raising_callback_answers_500_and_the_socket_stays_usable():
     async with TestClient(app).page() as page:
         failed = await page.call("out.children", inputs=[1])
         assert failed.status == 500
-        assert (await page.call("out.children", inputs=[2])).outputs == {"out": {"children": "fine"}}
+        assert (await page.call("out.children", inputs=[2])).outputs == {
+            "out": {"children": "fine"}
+        }
 
 
 async def test_debug_mode_shows_the_traceback_as_dash_does_over_http():
@@ -182,7 +190,9 @@ async def test_unknown_callback_is_an_error_for_that_call_only():
     async with TestClient(app).page() as page:
         unknown = await page.call_raw({"output": "nope.children", "inputs": [], "state": []})
         assert unknown.status == 500
-        assert (await page.call("out.children", inputs=[1])).outputs == {"out": {"children": "known"}}
+        assert (await page.call("out.children", inputs=[1])).outputs == {
+            "out": {"children": "known"}
+        }
 
 
 async def test_socket_answers_match_the_http_route():
@@ -214,7 +224,10 @@ async def test_sync_work_runs_in_threads_and_never_blocks_the_loop():
 
     client = TestClient(app)
     async with client.page() as slow_page, client.page() as other_page:
-        slow_calls = [slow_page.send_call(slow_page.request_body("out.children", [i], [], None)) for i in range(3)]
+        slow_calls = [
+            slow_page.send_call(slow_page.request_body("out.children", [i], [], None))
+            for i in range(3)
+        ]
         started = time.perf_counter()
         await other_page.call("side.children", inputs=["t"])
         quick_took = time.perf_counter() - started
@@ -236,8 +249,13 @@ async def test_ctx_websocket_is_none_over_http():
 
     response = await post_over_http(
         app,
-        {"output": "out.children", "outputs": {"id": "out", "property": "children"},
-         "inputs": [{"id": "go", "property": "n_clicks", "value": 1}], "changedPropIds": [], "state": []},
+        {
+            "output": "out.children",
+            "outputs": {"id": "out", "property": "children"},
+            "inputs": [{"id": "go", "property": "n_clicks", "value": 1}],
+            "changedPropIds": [],
+            "state": [],
+        },
     )
     assert seen == [None]
     assert response.get_json()["sideUpdate"] == {"side": {"children": "batched over http"}}

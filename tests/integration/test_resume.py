@@ -10,7 +10,9 @@ from dash_ws.testing import ConnectionRefused, TestClient
 
 def make_app(**options) -> Dash:
     app = Dash(__name__, websocket_callbacks=True, **options)
-    app.layout = html.Div([html.Button(id="go"), html.Div(id="out"), html.Div(id="live"), html.Div(id="log")])
+    app.layout = html.Div(
+        [html.Button(id="go"), html.Div(id="out"), html.Div(id="live"), html.Div(id="log")]
+    )
     return app
 
 

@@ -1,6 +1,5 @@
 """The page, the ASGI app, backends, and a real server on a real socket."""
 
-import asyncio
 import json
 import re
 import socket
@@ -29,7 +28,9 @@ async def fetch(app: Dash, path: str, **request) -> httpx.Response:
 
 async def config_of(app: Dash) -> dict:
     index = (await fetch(app, "/")).text
-    raw = re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>', index, re.S)
+    raw = re.search(
+        r'<script id="_dash-config" type="application/json">(.*?)</script>', index, re.S
+    )
     return json.loads(raw.group(1))
 
 
@@ -37,8 +38,12 @@ async def test_the_page_loads_the_client_and_carries_the_socket_config():
     app = Dash(__name__, websocket_callbacks=True)
     app.layout = html.Div(id="x")
     index = (await fetch(app, "/")).text
-    client_url = re.search(r'<script src="(/_dash-ws/client-[0-9a-f]+\.js)"></script>', index).group(1)
-    assert index.index(client_url) < index.index("dash_renderer"), "the client loads before the renderer"
+    client_url = re.search(
+        r'<script src="(/_dash-ws/client-[0-9a-f]+\.js)"></script>', index
+    ).group(1)
+    assert index.index(client_url) < index.index("dash_renderer"), (
+        "the client loads before the renderer"
+    )
     script = await fetch(app, client_url)
     assert script.status_code == 200 and "dash-ws browser client" in script.text
     config = (await config_of(app))["dash_ws"]
@@ -161,9 +166,14 @@ async def test_asgi_backends_stream_read_and_answer(backend):
 
     async with TestClient(app).page(headers={"cookie": "session=abc"}) as page:
         page.props["name", "value"] = "Ada"
-        assert (await page.call("out.children", inputs=[1])).outputs == {"out": {"children": "Hello, Ada!"}}
+        assert (await page.call("out.children", inputs=[1])).outputs == {
+            "out": {"children": "Hello, Ada!"}
+        }
         assert (await page.call("live.title", inputs=["x"])).outputs == {"live": {"title": "X"}}
-    assert [u.props for u in page.updates] == [{"children": "Processing for Ada..."}, {"className": "sync"}]
+    assert [u.props for u in page.updates] == [
+        {"children": "Processing for Ada..."},
+        {"className": "sync"},
+    ]
 
 
 def free_port() -> int:
@@ -177,7 +187,16 @@ def served_app():
     """apps/greeting.py under a real uvicorn on a free port."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "greeting:app.asgi", "--port", str(port), "--host", "127.0.0.1"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "greeting:app.asgi",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ],
         cwd=APPS,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -187,10 +206,10 @@ def served_app():
         try:
             httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
             break
-        except httpx.TransportError:
+        except httpx.TransportError as not_yet:
             if time.monotonic() > deadline or server.poll() is not None:
                 server.kill()
-                raise RuntimeError(server.communicate()[0].decode())
+                raise RuntimeError(server.communicate()[0].decode()) from not_yet
             time.sleep(0.1)
     yield port
     server.terminate()

@@ -40,7 +40,11 @@ def test_no_origin_is_not_a_browser_page_and_passes():
 
 def test_cookies_and_page_headers_without_upgrade_headers():
     page = handshake(
-        host="a", cookie="session=abc; theme=dark", upgrade="websocket", sec_websocket_key="k", x_user="ada"
+        host="a",
+        cookie="session=abc; theme=dark",
+        upgrade="websocket",
+        sec_websocket_key="k",
+        x_user="ada",
     )
     assert page.cookies == {"session": "abc", "theme": "dark"}
     names = dict(page.page_headers({"X-User": "bob"}))

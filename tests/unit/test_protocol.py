@@ -14,7 +14,13 @@ LIMIT = 1024
 
 def test_call_is_parsed_with_body_headers_and_query():
     frame = json.dumps(
-        {"type": "call", "id": 7, "body": {"output": "a.children"}, "headers": {"X-A": "1"}, "query": "endId=x"}
+        {
+            "type": "call",
+            "id": 7,
+            "body": {"output": "a.children"},
+            "headers": {"X-A": "1"},
+            "query": "endId=x",
+        }
     )
     message = protocol.parse_inbound(frame, LIMIT)
     assert message == protocol.Call(7, {"output": "a.children"}, {"X-A": "1"}, "endId=x")

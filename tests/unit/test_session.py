@@ -39,8 +39,8 @@ class FakeSocket:
         return [message["n"] for frame in self.frames for message in frame if "n" in message]
 
 
-async def attached(socket: FakeSocket, limits: SessionLimits = SessionLimits()) -> PageSession:
-    session = PageSession(limits, on_end=lambda ended: None)
+async def attached(socket: FakeSocket, limits: SessionLimits | None = None) -> PageSession:
+    session = PageSession(limits or SessionLimits(), on_end=lambda ended: None)
     await session.attach(socket, resume_after=None)
     return session
 

@@ -14,18 +14,20 @@ app = Dash(
     websocket_resume_grace=int(os.environ.get("RESUME_GRACE_MS", "30000")),
 )
 
-app.layout = html.Div([
-    ConnectionStatus(id="connection"),
-    html.Div(id="state"),
-    html.Div(id="counter"),
-    dcc.Store(id="log", data=[]),
-    html.Button("Task", id="task"),
-    html.Div(id="task-progress"),
-    html.Div(id="task-result"),
-    dcc.Input(id="name", value="before"),
-    html.Button("Ask", id="ask"),
-    html.Div(id="answer"),
-])
+app.layout = html.Div(
+    [
+        ConnectionStatus(id="connection"),
+        html.Div(id="state"),
+        html.Div(id="counter"),
+        dcc.Store(id="log", data=[]),
+        html.Button("Task", id="task"),
+        html.Div(id="task-progress"),
+        html.Div(id="task-result"),
+        dcc.Input(id="name", value="before"),
+        html.Button("Ask", id="ask"),
+        html.Div(id="answer"),
+    ]
+)
 
 
 # Clientside: while the network is down, no server callback can run.

@@ -8,11 +8,13 @@ from dash_ws import Dash, callback, ctx, set_props
 
 app = Dash(__name__, websocket_callbacks=True)
 
-app.layout = html.Div([
-    dcc.Input(id="name-input", placeholder="Type your name..."),
-    html.Button("Start Greeting", id="greet-btn"),
-    html.Div(id="greeting-output"),
-])
+app.layout = html.Div(
+    [
+        dcc.Input(id="name-input", placeholder="Type your name..."),
+        html.Button("Start Greeting", id="greet-btn"),
+        html.Div(id="greeting-output"),
+    ]
+)
 
 
 @callback(
