@@ -42,6 +42,7 @@ BACKENDS = ["flask", "fastapi", "quart"]
 SERVER_START_SECONDS = 20
 SERVER_STOP_SECONDS = 5
 PAGE_TIMEOUT_MS = 5000
+BROWSER_START_MS = 30_000
 
 
 class AppServer:
@@ -143,7 +144,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=BROWSER_START_MS
+        )
         yield chromium
         chromium.close()
 

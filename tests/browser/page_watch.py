@@ -26,7 +26,8 @@ TITLE_RECORDER = """
       titles.push({text: title, at: performance.now()});
     }
   };
-  new MutationObserver(note).observe(document, {subtree: true, childList: true, characterData: true});
+  new MutationObserver(note).observe(
+    document, {subtree: true, childList: true, characterData: true});
   note();
 })();
 """

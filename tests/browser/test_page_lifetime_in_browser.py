@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from page_watch import choose, wait_for_texts, watch_text
 from playwright.sync_api import BrowserContext, Page, expect
 
 PAGE_TICK = re.compile(r"^page (\d+) tick (\d+)$")
-
-QUART_KEEPS_CANCELLED_CALLBACKS_RUNNING = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "dash-ws bug: on Quart, cancelling a socket call does not cancel the user's async "
-        "callback. AsgiCallbackBackend._request never sends http.disconnect through receive(), "
-        "and Quart runs the view in its own task, which it cancels only on http.disconnect."
-    ),
-)
 
 
 def shown_tick(tab: Page) -> tuple[int, int]:
@@ -71,10 +61,6 @@ def test_closing_a_tab_ends_its_persistent_loop_and_no_other(serve, context: Bro
     assert f"page {second_number}: loop ended" not in app.output
 
 
-@pytest.mark.parametrize(
-    "backend",
-    ["flask", "fastapi", pytest.param("quart", marks=QUART_KEEPS_CANCELLED_CALLBACKS_RUNNING)],
-)
 def test_closing_a_tab_cancels_its_running_event_callback(serve, page: Page):
     app = serve("page_ticker")
     page.goto(app.url)

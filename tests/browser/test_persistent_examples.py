@@ -38,7 +38,7 @@ def test_live_price_is_pushed_every_second_without_updating_title(serve, page: P
     assert http_callbacks == []
 
 
-def test_interval_app_polls_over_http_without_a_socket(serve, page: Page):
+def test_interval_app_polls_over_http_under_updating_title(serve, page: Page):
     app = serve("examples.live_price_interval")
     sockets = record_sockets(page)
     http_callbacks = record_http_callbacks(page)
@@ -51,6 +51,8 @@ def test_interval_app_polls_over_http_without_a_socket(serve, page: Page):
     assert len(http_callbacks) >= 3
     assert set(http_callbacks) == {"price-display.children"}
     assert sockets == []
+    titles = [title.text for title in titles_shown(page)]
+    assert titles.count(UPDATING_TITLE) >= 2, titles  # each poll shows it, unlike live_price
 
 
 def test_game_of_life_advances_while_running_and_stops_after_stop(serve, page: Page):

@@ -21,6 +21,11 @@ from page_watch import (
 from playwright.sync_api import Page, WebSocketRoute, expect
 
 
+def price_of(symbol: str) -> re.Pattern:
+    """What price_streaming shows for ``symbol``: ``AAPL: $123.45``."""
+    return re.compile(rf"^{symbol}: \$\d+(\.\d+)?$")
+
+
 def test_countdown_streams_one_value_a_second_under_updating_title(serve, page: Page):
     app = serve("examples.countdown")
     page.goto(app.url)
@@ -63,10 +68,10 @@ def test_greeting_reads_the_input_when_the_server_asks_not_when_clicked(serve, p
     """
     app = serve("examples.greeting")
     held_reads: list[str] = []
-    page_route: list[WebSocketRoute] = []
+    routed_sockets: list[WebSocketRoute] = []
 
     def hold_prop_reads(route: WebSocketRoute) -> None:
-        page_route.append(route)
+        routed_sockets.append(route)
         server = route.connect_to_server()
         route.on_message(server.send)
 
@@ -88,7 +93,7 @@ def test_greeting_reads_the_input_when_the_server_asks_not_when_clicked(serve, p
 
     page.fill("#name-input", "Grace")
     for frame in held_reads:
-        page_route[0].send(frame)
+        routed_sockets[-1].send(frame)
 
     output = page.locator("#greeting-output")
     expect(output).to_have_text("Processing for Grace...")
@@ -126,12 +131,13 @@ def test_price_streaming_follows_the_selected_symbol(serve, page: Page):
     expect(page.locator("#status")).to_have_text("Connected")
 
     price = page.locator("#live-price")
-    expect(price).to_have_text(re.compile(r"^AAPL: \$\d+(\.\d+)?$"), timeout=2000)
+    expect(price).to_have_text(price_of("AAPL"), timeout=2000)
     watch_text(page, "#live-price")
-    assert len(wait_for_texts(page, "#live-price", 3, timeout_ms=3500)) >= 3
+    shown = wait_for_texts(page, "#live-price", 3, timeout_ms=3500)
+    assert all(price_of("AAPL").match(s.text) for s in shown), shown
 
     choose(page, "symbol-select", "MSFT")
-    expect(price).to_have_text(re.compile(r"^MSFT: \$\d+(\.\d+)?$"), timeout=2500)
+    expect(price).to_have_text(price_of("MSFT"), timeout=2500)
     expect(page.locator("#status")).to_have_text("Connected")
 
 
