@@ -17,7 +17,7 @@ from dash_ws import Dash, callback, ctx, dash_adapter, set_props
 from dash_ws.errors import DashWsError, UnsupportedDash
 from dash_ws.testing import TestClient, connect
 
-APPS = Path(__file__).parent / "apps"
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def fetch(app: Dash, path: str, **request) -> httpx.Response:
@@ -184,20 +184,20 @@ def free_port() -> int:
 
 @pytest.fixture
 def served_app():
-    """apps/greeting.py under a real uvicorn on a free port."""
+    """examples/greeting.py under a real uvicorn on a free port."""
     port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "greeting:app.asgi",
+            "examples.greeting:app.asgi",
             "--port",
             str(port),
             "--host",
             "127.0.0.1",
         ],
-        cwd=APPS,
+        cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
