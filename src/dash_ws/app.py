@@ -75,6 +75,7 @@ class Dash(dash.Dash):
             send_timeout=websocket_send_timeout,
             resume_grace=websocket_resume_grace / 1000,
             liveness_timeout=websocket_liveness_timeout / 1000,
+            streams_patches=dash_adapter.HAS_CLIENTSIDE_PATCH,
         )
         self.socket_callbacks = SocketCallbacks()
         dash_adapter.install_streaming_hook()

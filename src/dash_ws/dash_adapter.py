@@ -42,8 +42,21 @@ if DASH_VERSION < MIN_DASH:
         "pip install 'dash>=3.0'"
     )
 
+HAS_ASYNC_CALLBACKS = DASH_VERSION >= (3, 1, 0)
+"""Dash 3.1 added async callbacks; 3.0's ``dispatch`` returns the coroutine unawaited."""
+
+HAS_CLIENTSIDE_PATCH = DASH_VERSION >= (3, 3, 0)
+"""From 3.3 the renderer's ``dash_clientside.set_props`` applies ``Patch`` values
+(``parsePatchProps``); older renderers replace the prop with the patch object."""
+
 HAS_BACKENDS = DASH_VERSION >= (4, 2, 0)
 """Dash 4.2 added ``Dash(backend=...)`` with FastAPI and Quart."""
+
+DASH_SET_PROPS_QUEUES_AT_ONCE = DASH_VERSION >= (4, 4, 0)
+"""From 4.2 ``dash.set_props`` sends through ``g.dash_websocket`` when it is set. 4.2 and
+4.3 do it with ``asyncio.ensure_future(ws.set_prop(...))`` on a running loop (so the
+update reaches the page after the callback's answer, out of call order) or with a
+new ``asyncio.run`` per call; 4.4 calls ``ws.set_prop_sync`` at once."""
 
 WEBSOCKET_FLAG_KEYS = ("websocket",)
 """Keys Dash 4.2+ sets on a callback spec registered with ``dash.callback(websocket=True)``."""
@@ -69,11 +82,24 @@ def natively_flagged_outputs(app: dash.Dash) -> set[str]:
 
 
 def is_async_callback(app: dash.Dash, output: str) -> bool:
-    """True when the user function behind ``output`` is a coroutine function."""
+    """True when Dash awaits the user function behind ``output`` (never before 3.1)."""
     entry = app.callback_map.get(output) or _callback.GLOBAL_CALLBACK_MAP.get(output)
-    if entry is None:
+    if entry is None or not HAS_ASYNC_CALLBACKS:
         return False
-    function = entry["callback"]
+    return _is_coroutine_function(entry["callback"])
+
+
+def check_event_callback(function: Any) -> None:
+    """Refuse, at registration, an async callback that this Dash would never await."""
+    if not HAS_ASYNC_CALLBACKS and _is_coroutine_function(function):
+        name = getattr(function, "__qualname__", repr(function))
+        raise UnsupportedDash(
+            f"async callback {name} needs dash>=3.1, but dash {dash.__version__} is installed; "
+            "make it a sync function or pip install 'dash>=3.1'"
+        )
+
+
+def _is_coroutine_function(function: Any) -> bool:
     while True:
         if inspect.iscoroutinefunction(function):
             return True
@@ -95,16 +121,51 @@ class StreamingProps(dict):
         self._websocket = websocket
 
     def __setitem__(self, component_key: str, props: dict) -> None:
-        component_id = json.loads(component_key) if component_key.startswith("{") else component_key
-        self._websocket.set_props(component_id, props)
+        self._websocket.set_props(_component_id(component_key), props)
+
+
+class DashSocket:
+    """``g.dash_websocket``: the page's socket behind Dash 4.4+'s own websocket interface.
+
+    Dash hands it pattern-matching ids stringified (``dash._utils.stringify_id``);
+    the page looks components up by the id itself, so they are decoded here.
+    Everything else is the page's ``WebSocket``.
+    """
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._websocket, name)
+
+    def set_prop_sync(self, component_id: Any, prop_name: str, value: Any) -> None:
+        self._websocket.set_props(_component_id(component_id), {prop_name: value})
+
+    async def set_prop(self, component_id: Any, prop_name: str, value: Any) -> None:
+        self.set_prop_sync(component_id, prop_name, value)
+
+    async def get_prop(self, component_id: Any, prop_name: str, timeout: float = 30.0) -> Any:
+        return await self._websocket.get_prop(_component_id(component_id), prop_name, timeout)
+
+
+def _component_id(key: Any) -> Any:
+    """A component id from Dash's string form: pattern-matching ids are JSON objects."""
+    return json.loads(key) if isinstance(key, str) and key.startswith("{") else key
 
 
 def _stream_set_props(g: AttributeDict) -> None:
-    """custom_data hook: inside socket work, make Dash's ``set_props`` stream."""
+    """custom_data hook: inside socket work, make Dash's ``set_props`` stream.
+
+    ``dash.set_props`` and ``ctx.set_props`` write ``g.updated_props`` on every
+    version, synchronously and in call order. Dash 4.2+'s ``dash.set_props``
+    prefers ``g.dash_websocket`` (which ``dash.ctx.websocket`` also returns);
+    only 4.4+ sends through it at once, so 4.2 and 4.3 are left without it.
+    """
     websocket = current_websocket.get()
     if websocket is not None:
         g.updated_props = StreamingProps(websocket)
-        g.dash_websocket = websocket  # Dash 4.2+'s dash.set_props and ctx.websocket read it
+        if DASH_SET_PROPS_QUEUES_AT_ONCE:
+            g.dash_websocket = DashSocket(websocket)
     return None
 
 

@@ -49,6 +49,7 @@ class SocketCallbacks:
         dash_decorator = dash_register(*args, **kwargs)
 
         def decorator(function: Callable) -> Callable:
+            dash_adapter.check_event_callback(function)
             registered = dash_decorator(function)
             if websocket:
                 self.websocket_outputs.update(dash_adapter.outputs_added(callback_list, before))

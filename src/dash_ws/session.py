@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from . import protocol
-from .errors import ComponentNotFound, SocketClosed
+from .errors import ComponentNotFound, SocketClosed, UnsupportedDash
 from .outbox import Outbox, OutboxOverflow
 from .protocol import CloseCode, ComponentId
 from .replay import ReplayBuffer
@@ -57,6 +57,7 @@ class SessionLimits:
     liveness_timeout: float = 45.0
     resume_grace: float = 30.0
     shutdown_grace: float = 2.0
+    streams_patches: bool = True
 
 
 class PageSession:
@@ -142,6 +143,11 @@ class PageSession:
         component = protocol.encode_component_id(component_id)
         encoded = {name: protocol.encode_value(value) for name, value in props.items()}
         patched = frozenset(n for n, v in encoded.items() if v.startswith(_PATCH_PREFIX))
+        if patched and not self.limits.streams_patches:
+            raise UnsupportedDash(
+                "streaming a Patch needs dash>=3.3: this Dash's renderer would replace the "
+                "prop with the patch; send the whole value or pip install 'dash>=3.3'"
+            )
         self.call_on_loop(self._queue_set, component, encoded, patched)
 
     def send_message(self, message: bytes) -> None:

@@ -7,13 +7,15 @@ from dash import Input, Output, html
 from dash_ws import Dash, ctx, set_props
 from dash_ws.testing import TestClient
 
+from .compat import needs_async_callbacks
+
 
 def make_app(**options) -> Dash:
     app = Dash(__name__, websocket_callbacks=True, **options)
     app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
-    async def echo(n_clicks):
+    def echo(n_clicks):
         return n_clicks
 
     return app
@@ -53,12 +55,12 @@ async def test_before_request_protection_guards_the_socket_and_its_callbacks():
         assert (await page.call("out.children", inputs=[1])).outputs == {"out": {"children": 1}}
 
 
-async def test_callbacks_see_the_pages_cookies_headers_and_address():
+@pytest.mark.parametrize("kind", ["sync", pytest.param("async", marks=needs_async_callbacks)])
+async def test_callbacks_see_the_pages_cookies_headers_and_address(kind):
     app = make_app()
     seen = {}
 
-    @app.callback(Output("out", "title"), Input("go", "title"))
-    async def who(title):
+    def who(title):
         seen.update(
             cookies=ctx.cookies,
             user=ctx.headers.get("X-User") or ctx.headers.get("x-user"),
@@ -67,6 +69,12 @@ async def test_callbacks_see_the_pages_cookies_headers_and_address():
             flask_cookie=flask.request.cookies.get("session"),
         )
         return "ok"
+
+    async def who_async(title):
+        return who(title)
+
+    register = app.callback(Output("out", "title"), Input("go", "title"))
+    register(who_async if kind == "async" else who)
 
     async with TestClient(app).page(headers={"cookie": "session=abc", "x-user": "ada"}) as page:
         body = page.request_body("out.title", ["t"], [], None)
@@ -118,7 +126,7 @@ async def test_a_crashing_callback_on_one_page_leaves_other_pages_alone():
     app = make_app()
 
     @app.callback(Output("out", "title"), Input("go", "title"))
-    async def crash(title):
+    def crash(title):
         raise RuntimeError("boom")
 
     client = TestClient(app)

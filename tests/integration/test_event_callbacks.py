@@ -5,11 +5,14 @@ import json
 import time
 
 import dash
+import pytest
 from dash import ALL, Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dash_ws import Dash, ctx, set_props
+from dash_ws import Dash, UnsupportedDash, ctx, dash_adapter, set_props
 from dash_ws.testing import TestClient
+
+from .compat import needs_async_callbacks, needs_clientside_patch
 
 
 async def post_over_http(app: Dash, body: dict):
@@ -25,6 +28,7 @@ def make_app(**options) -> Dash:
     return app
 
 
+@needs_async_callbacks
 async def test_async_callback_streams_in_order_then_answers():
     app = make_app()
 
@@ -50,6 +54,7 @@ async def test_sync_callback_streams_through_dash_set_props_and_ctx_set_props():
         dash.set_props("side", {"children": "from dash.set_props"})
         dash.callback_context.set_props("side", {"title": "from ctx.set_props"})
         set_props({"type": "card", "index": 1}, {"children": "dict id"})
+        dash.set_props({"type": "card", "index": 2}, {"children": "dict id via dash"})
         assert ctx.websocket is not None
         return "sync"
 
@@ -60,14 +65,41 @@ async def test_sync_callback_streams_through_dash_set_props_and_ctx_set_props():
         ("side", {"children": "from dash.set_props"}),
         ("side", {"title": "from ctx.set_props"}),
         ({"index": 1, "type": "card"}, {"children": "dict id"}),
+        ({"index": 2, "type": "card"}, {"children": "dict id via dash"}),
     ]
 
 
+@needs_async_callbacks
+async def test_async_callback_streams_every_set_props_flavour_in_call_order_before_answering():
+    app = make_app()
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    async def mixed(n_clicks):
+        dash.set_props("s0", {"children": 0})
+        set_props("s1", {"children": 1})
+        dash.callback_context.set_props("s2", {"children": 2})
+        dash.set_props({"type": "card", "index": 3}, {"children": 3})
+        return "done"
+
+    async with TestClient(app).page() as page:
+        await page.call("out.children", inputs=[1])
+        streamed_before_the_answer = [(u.component, u.props) for u in page.updates]
+        await asyncio.sleep(0.1)
+    assert streamed_before_the_answer == [
+        ("s0", {"children": 0}),
+        ("s1", {"children": 1}),
+        ("s2", {"children": 2}),
+        ({"index": 3, "type": "card"}, {"children": 3}),
+    ]
+    assert len(page.updates) == 4, "nothing arrives after the answer"
+
+
+@needs_clientside_patch
 async def test_patch_streams_as_a_patch():
     app = make_app()
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
-    async def patch(n_clicks):
+    def patch(n_clicks):
         update = Patch()
         update["AAPL"] = 101.5
         set_props("side", {"data": update})
@@ -77,6 +109,24 @@ async def test_patch_streams_as_a_patch():
         await page.call("out.children", inputs=[1])
     operations = page.updates[0].props["data"]["operations"]
     assert operations == [{"operation": "Assign", "location": ["AAPL"], "params": {"value": 101.5}}]
+
+
+@pytest.mark.skipif(dash_adapter.HAS_CLIENTSIDE_PATCH, reason="this renderer applies patches")
+async def test_a_patch_is_refused_where_the_renderer_would_clobber_the_prop():
+    app = make_app()
+    refused = []
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    def patch(n_clicks):
+        try:
+            set_props("side", {"data": Patch()})
+        except UnsupportedDash as error:
+            refused.append(str(error))
+        return "refused"
+
+    async with TestClient(app).page() as page:
+        await page.call("out.children", inputs=[1])
+    assert page.updates == [] and "needs dash>=3.3" in refused[0]
 
 
 async def test_multiple_outputs_state_and_no_update():
@@ -91,7 +141,7 @@ async def test_multiple_outputs_state_and_no_update():
         Input("go", "n_clicks"),
         State("c", "children"),
     )
-    async def several(n_clicks, c_value):
+    def several(n_clicks, c_value):
         return f"{n_clicks}-{c_value}", no_update
 
     async with TestClient(app).page() as page:
@@ -114,7 +164,7 @@ async def test_pattern_matching_and_allow_duplicate():
         Input({"type": "btn", "index": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    async def duplicate(clicks):
+    def duplicate(clicks):
         return f"dup {ctx.triggered_id['index']}"
 
     async with TestClient(app).page() as page:
@@ -139,7 +189,7 @@ async def test_prevent_update_answers_204_like_http():
     app = make_app()
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
-    async def nothing(n_clicks):
+    def nothing(n_clicks):
         raise PreventUpdate
 
     async with TestClient(app).page() as page:
@@ -151,7 +201,7 @@ async def test_a_raising_callback_answers_500_and_the_socket_stays_usable():
     app = make_app()
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
-    async def broken(n_clicks):
+    def broken(n_clicks):
         if n_clicks == 1:
             raise ValueError("the reason")
         return "fine"
@@ -184,7 +234,7 @@ async def test_unknown_callback_is_an_error_for_that_call_only():
     app = make_app()
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
-    async def known(n_clicks):
+    def known(n_clicks):
         return "known"
 
     async with TestClient(app).page() as page:
@@ -210,6 +260,7 @@ async def test_socket_answers_match_the_http_route():
     assert over_socket.json == json.loads(over_http.get_data())
 
 
+@needs_async_callbacks
 async def test_sync_work_runs_in_threads_and_never_blocks_the_loop():
     app = make_app(websocket_max_workers=4)
 
@@ -229,10 +280,11 @@ async def test_sync_work_runs_in_threads_and_never_blocks_the_loop():
             for i in range(3)
         ]
         started = time.perf_counter()
-        await other_page.call("side.children", inputs=["t"])
+        quick_result = await other_page.call("side.children", inputs=["t"])
         quick_took = time.perf_counter() - started
         await asyncio.gather(*slow_calls)
         all_took = time.perf_counter() - started
+    assert quick_result.outputs == {"side": {"children": "quick"}}
     assert quick_took < 0.25, "an async callback waited for sync work"
     assert all_took < 1.0, "three sync callbacks did not run side by side"
 

@@ -1,11 +1,19 @@
 """Sessions that outlive their socket: a dropped page resumes and loses nothing."""
 
 import asyncio
+import time
 
+import pytest
 from dash import Input, Output, Patch, html
 
 from dash_ws import Dash, ctx, set_props
 from dash_ws.testing import ConnectionRefused, TestClient
+
+from .compat import needs_async_callbacks, needs_clientside_patch
+
+sync_and_async = pytest.mark.parametrize(
+    "kind", ["sync", pytest.param("async", marks=needs_async_callbacks)]
+)
 
 
 def make_app(**options) -> Dash:
@@ -46,6 +54,7 @@ def appended_values(page) -> list[int]:
     ]
 
 
+@needs_clientside_patch  # counter_app streams Patch appends
 async def test_a_dropped_page_resumes_its_session_and_misses_nothing():
     app, state = counter_app()
     async with TestClient(app).page() as page:
@@ -88,17 +97,28 @@ async def test_is_detached_while_the_page_is_away_and_is_shutdown_stays_false():
     assert observed[0] == ("detached", False)
 
 
-async def test_a_running_callback_delivers_its_result_after_the_resume():
+@sync_and_async
+async def test_a_running_callback_delivers_its_result_after_the_resume(kind):
     app = make_app()
     started = asyncio.Event()
+    loop = asyncio.get_running_loop()
 
-    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
-    async def slow(n_clicks):
+    def slow(n_clicks):
+        set_props("live", {"children": "working"})
+        loop.call_soon_threadsafe(started.set)  # once "working" is queued, like slow_async
+        time.sleep(0.3)
+        set_props("live", {"children": "almost"})
+        return f"finished {n_clicks}"
+
+    async def slow_async(n_clicks):
         started.set()
         set_props("live", {"children": "working"})
         await asyncio.sleep(0.3)
         set_props("live", {"children": "almost"})
         return f"finished {n_clicks}"
+
+    register = app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    register(slow_async if kind == "async" else slow)
 
     async with TestClient(app).page() as page:
         answer = page.send_call(page.request_body("out.children", [7], [], None))
@@ -111,15 +131,23 @@ async def test_a_running_callback_delivers_its_result_after_the_resume():
     assert [u.props["children"] for u in page.updates] == ["working", "almost"]
 
 
-async def test_a_call_sent_again_after_resuming_runs_once():
+@sync_and_async
+async def test_a_call_sent_again_after_resuming_runs_once(kind):
     app = make_app()
     runs = []
 
-    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
-    async def counted(n_clicks):
+    def counted(n_clicks):
+        runs.append(n_clicks)
+        time.sleep(0.2)
+        return "once"
+
+    async def counted_async(n_clicks):
         runs.append(n_clicks)
         await asyncio.sleep(0.2)
         return "once"
+
+    register = app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    register(counted_async if kind == "async" else counted)
 
     async with TestClient(app).page() as page:
         answer = page.send_call(page.request_body("out.children", [1], [], None))
@@ -130,6 +158,7 @@ async def test_a_call_sent_again_after_resuming_runs_once():
     assert runs == [1]
 
 
+@needs_async_callbacks
 async def test_a_get_prop_pending_during_the_drop_is_answered_after_the_resume():
     app = make_app()
     asked = asyncio.Event()
@@ -166,6 +195,8 @@ def _dropping_the_first_get(page, handle):
     return handle_message
 
 
+@needs_async_callbacks
+@needs_clientside_patch  # counter_app streams Patch appends
 async def test_after_the_grace_period_the_session_ends_and_the_page_starts_anew():
     app, state = counter_app(websocket_resume_grace=100)
     blocked = asyncio.Event()

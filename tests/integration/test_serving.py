@@ -17,6 +17,8 @@ from dash_ws import Dash, callback, ctx, dash_adapter, set_props
 from dash_ws.errors import DashWsError, UnsupportedDash
 from dash_ws.testing import TestClient, connect
 
+from .compat import backends, needs_async_callbacks
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -68,7 +70,7 @@ async def test_per_callback_mode_lists_only_the_socket_callbacks():
     app.layout = html.Div([html.Button(id="go"), html.Div(id="a"), html.Div(id="b")])
 
     @app.callback(Output("a", "children"), Input("go", "n_clicks"), websocket=True)
-    async def streamed(n_clicks):
+    def streamed(n_clicks):
         return n_clicks
 
     @app.callback(Output("b", "children"), Input("go", "n_clicks"))
@@ -85,7 +87,7 @@ async def test_http_callbacks_keep_working_through_the_asgi_app():
     app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
-    async def echo(n_clicks):
+    def echo(n_clicks):
         set_props("out", {"title": "batched"})
         return f"http {n_clicks}"
 
@@ -106,7 +108,7 @@ async def test_module_level_callback_and_persistent_are_adopted_by_the_app():
     app.layout = html.Div([html.Button(id="g-go"), html.Div(id="g-out")])
 
     @callback(Output("g-out", "children"), Input("g-go", "n_clicks"), websocket=True)
-    async def global_streamed(n_clicks):
+    def global_streamed(n_clicks):
         set_props("g-out", {"title": "streamed"})
         return "global"
 
@@ -131,6 +133,18 @@ def test_persistent_callbacks_take_no_dependencies():
         app.callback(Input("a", "b"), persistent=True)
 
 
+def test_async_callbacks_need_dash_3_1(monkeypatch):
+    monkeypatch.setattr(dash_adapter, "HAS_ASYNC_CALLBACKS", False)
+    app = Dash(__name__)
+
+    async def too_new(n_clicks):
+        return n_clicks
+
+    with pytest.raises(UnsupportedDash, match="async callback .*too_new needs dash>=3.1"):
+        app.callback(Output("a", "children"), Input("b", "n_clicks"))(too_new)
+    app.callback(persistent=True)(too_new)  # dash-ws runs persistent ones itself
+
+
 def test_backends_need_dash_4_2(monkeypatch):
     monkeypatch.setattr(dash_adapter, "HAS_BACKENDS", False)
     with pytest.raises(UnsupportedDash, match="backend='fastapi' needs dash>=4.2"):
@@ -148,7 +162,7 @@ def test_start_up_fails_without_a_websocket_implementation(monkeypatch):
         asgi.require_websocket_implementation()
 
 
-@pytest.mark.parametrize("backend", ["fastapi", "quart"])
+@pytest.mark.parametrize("backend", backends("fastapi", "quart"))
 async def test_asgi_backends_stream_read_and_answer(backend):
     app = Dash(__name__, backend=backend, websocket_callbacks=True)
     app.layout = html.Div([html.Button(id="go"), html.Div(id="out"), html.Div(id="live")])
@@ -216,6 +230,7 @@ def served_app():
     server.wait(timeout=10)
 
 
+@needs_async_callbacks  # examples/greeting.py is the spec's async example
 async def test_a_real_server_on_a_real_socket(served_app):
     url = f"ws://127.0.0.1:{served_app}/_dash-ws/socket"
     origin = f"http://127.0.0.1:{served_app}"
