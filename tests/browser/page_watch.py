@@ -91,7 +91,9 @@ def title_at(titles: list[Shown], moment: float) -> str:
 def choose(page: Page, dropdown_id: str, option: str) -> None:
     """Pick ``option`` in a ``dcc.Dropdown`` the way a person does: open it, click it."""
     page.click(f"#{dropdown_id}")
-    page.get_by_role("option", name=option, exact=True).click()
+    dash_4_option = page.get_by_role("option", name=option, exact=True)
+    dash_3_option = page.locator(".VirtualizedSelectOption", has_text=option)  # react-select
+    dash_4_option.or_(dash_3_option).first.click()
 
 
 def wait_until(page: Page, condition: Callable[[], Any], timeout: float, waiting_for: str) -> Any:
