@@ -59,6 +59,7 @@ def test_a_2s_drop_loses_no_update_and_restarts_nothing(proxied, page: Page):
     assert values == list(range(1, len(values) + 1)), "every value, once, in order"
     assert server.output.count("counter started") == 1, "the persistent callback kept running"
     assert "reconnecting" in states_seen(page)
+    assert "Traceback" not in server.output, "an ordinary drop is not an error"
 
 
 def test_a_callback_running_during_a_drop_delivers_its_result(proxied, page: Page):
