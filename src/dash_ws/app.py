@@ -43,6 +43,8 @@ class Dash(dash.Dash):
     :param websocket_resume_grace: milliseconds a page's session waits for the
         page to reconnect after its connection drops; its callbacks keep
         running and its updates wait for it.
+    :param websocket_max_running_calls: callbacks one page may have running at
+        once over its socket; more are answered with HTTP 429.
     :param websocket_liveness_timeout: milliseconds without a message from a
         page (it pings every third of that) after which its connection is
         taken for dead.
@@ -61,6 +63,7 @@ class Dash(dash.Dash):
         websocket_send_timeout: float = 30.0,
         websocket_resume_grace: int = 30000,
         websocket_liveness_timeout: int = 45000,
+        websocket_max_running_calls: int = 512,
         backend: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -75,6 +78,7 @@ class Dash(dash.Dash):
             send_timeout=websocket_send_timeout,
             resume_grace=websocket_resume_grace / 1000,
             liveness_timeout=websocket_liveness_timeout / 1000,
+            max_running_calls=websocket_max_running_calls,
             streams_patches=dash_adapter.HAS_CLIENTSIDE_PATCH,
         )
         self.socket_callbacks = SocketCallbacks()

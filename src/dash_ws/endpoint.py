@@ -145,8 +145,16 @@ class SocketEndpoint:
             session.acknowledge(message.number)
         elif isinstance(message, protocol.Call):
             session.touch()
-            if session.is_new_call(message.call_id):
-                self.executor.start_call(session, handshake, message)
+            if not session.is_new_call(message.call_id):
+                return
+            limit = self.limits.max_running_calls
+            if len(session.running_calls) >= limit:
+                refusal = f"too many callbacks in flight for this page (limit {limit})".encode()
+                session.send_message(
+                    protocol.result_message(message.call_id, 429, "text/plain", refusal)
+                )
+                return
+            self.executor.start_call(session, handshake, message)
         elif isinstance(message, protocol.PropReply):
             session.touch()
             if not session.answer_read(message):

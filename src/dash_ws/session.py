@@ -57,6 +57,7 @@ class SessionLimits:
     liveness_timeout: float = 45.0
     resume_grace: float = 30.0
     shutdown_grace: float = 2.0
+    max_running_calls: int = 512
     streams_patches: bool = True
 
 

@@ -1,5 +1,8 @@
 """Who may open a socket, what it sees of the page, and how bad input is answered."""
 
+import asyncio
+import threading
+
 import flask
 import pytest
 from dash import Input, Output, html
@@ -158,3 +161,30 @@ async def test_dash_auth_protects_the_socket_as_it_protects_http():
     credentials = base64.b64encode(b"ada:lovelace").decode()
     async with client.page(headers={"authorization": f"Basic {credentials}"}) as page:
         assert (await page.call("out.children", inputs=[1])).outputs == {"out": {"children": 1}}
+
+
+async def test_a_page_flooding_calls_is_answered_429_past_its_limit():
+    app = make_app(websocket_max_running_calls=3)
+    release = threading.Event()
+
+    @app.callback(Output("out", "title"), Input("go", "title"))
+    def held(title):
+        release.wait(5)
+        return title
+
+    client = TestClient(app)
+    async with client.page() as flooding, client.page() as bystander:
+        held_calls = [
+            flooding.send_call(flooding.request_body("out.title", [str(i)], [], None))
+            for i in range(5)
+        ]
+        await flooding.wait_for(lambda page: sum(call.done() for call in held_calls) == 2)
+        refused = [call.result() for call in held_calls if call.done()]
+        assert [r.status for r in refused] == [429, 429]
+        assert "limit 3" in refused[0].body
+        assert (await bystander.call("out.children", inputs=[1])).outputs == {
+            "out": {"children": 1}
+        }
+        release.set()
+        answered = await asyncio.gather(*held_calls)
+    assert sorted(r.status for r in answered) == [200, 200, 200, 429, 429]
