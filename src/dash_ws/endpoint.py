@@ -13,7 +13,6 @@ the page to come back, if the connection merely dropped.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -113,18 +112,10 @@ class SocketEndpoint:
     ) -> bool:
         """Handle the page's messages until its socket ends; True if the page left on purpose."""
         while True:
-            try:
-                event = await asyncio.wait_for(websocket.receive(), self.limits.liveness_timeout)
-            except asyncio.TimeoutError:
-                logger.info(
-                    "dash-ws: nothing heard from %s for %s s; treating the connection as dead",
-                    _peer(handshake),
-                    self.limits.liveness_timeout,
-                )
-                await _close_quietly(websocket)
-                return False
+            event = await websocket.receive()
             if event["type"] == "websocket.disconnect":
                 return event.get("code", 1000) in _PAGE_LEFT
+            session.heard()
             raw = event.get("text")
             if raw is None:
                 raw = event.get("bytes") or b""
@@ -168,13 +159,6 @@ class SocketEndpoint:
 
 # Close codes a page sends when it goes away on purpose (closed, reloaded, navigated).
 _PAGE_LEFT = frozenset({1000, 1001})
-
-
-async def _close_quietly(websocket: StarletteWebSocket) -> None:
-    try:
-        await websocket.close(1011, "no heartbeat")
-    except Exception:
-        logger.debug("dash-ws: closing a dead connection", exc_info=True)
 
 
 def _peer(handshake: Handshake) -> str:

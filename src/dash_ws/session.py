@@ -84,7 +84,9 @@ class PageSession:
         self._next_read_id = 1
         self._output_ready = asyncio.Event()
         self._last_activity = time.monotonic()
+        self._last_heard = time.monotonic()
         self._inactivity_timer: asyncio.TimerHandle | None = None
+        self._liveness_timer: asyncio.TimerHandle | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
         self._arm_inactivity_timer(limits.inactivity_timeout)
 
@@ -111,6 +113,8 @@ class PageSession:
             self._grace_timer.cancel()
             self._grace_timer = None
         self._transport = transport
+        self.heard()
+        self._arm_liveness_timer(self.limits.liveness_timeout)
         hello = protocol.hello_message(self.id, resumed=resume_after is not None)
         unanswered = [message for _, message in self.pending_reads.values()]
         await transport.send(protocol.frame([hello, *missed, *self.replay.number(unanswered)]))
@@ -125,6 +129,7 @@ class PageSession:
             return
         self._transport = None
         self._stop_sender()
+        self._cancel_timer(self._liveness_timer)
         self._grace_timer = self.loop.call_later(self.limits.resume_grace, self._grace_over)
 
     def _grace_over(self) -> None:
@@ -292,6 +297,34 @@ class PageSession:
 
     # ---------------------------------------------------------------- lifetime
 
+    def heard(self) -> None:
+        """The page sent something: its connection is alive."""
+        self._last_heard = time.monotonic()
+
+    def _arm_liveness_timer(self, delay: float) -> None:
+        self._liveness_timer = self.loop.call_later(delay, self._check_liveness)
+
+    def _check_liveness(self) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        remaining = self.limits.liveness_timeout - (time.monotonic() - self._last_heard)
+        if remaining > 0:
+            self._arm_liveness_timer(remaining)
+            return
+        logger.info(
+            "dash-ws: nothing heard from page %s for %s s; taking its connection for dead",
+            self.id[:8],
+            self.limits.liveness_timeout,
+        )
+        # Not ``close``: the session stays, detached, for the page to resume.
+        asyncio.ensure_future(_quietly(transport.close(1011, "no heartbeat")))
+
+    @staticmethod
+    def _cancel_timer(timer: asyncio.TimerHandle | None) -> None:
+        if timer is not None:
+            timer.cancel()
+
     def touch(self) -> None:
         """Note activity, postponing the inactivity timeout."""
         self._last_activity = time.monotonic()
@@ -337,9 +370,8 @@ class PageSession:
             return
         self.is_shutdown = True
         self._transport = None
-        for timer in (self._inactivity_timer, self._grace_timer):
-            if timer is not None:
-                timer.cancel()
+        for timer in (self._inactivity_timer, self._grace_timer, self._liveness_timer):
+            self._cancel_timer(timer)
         self._stop_sender()
         self._on_end(self)
         for waiting, _ in self.pending_reads.values():
