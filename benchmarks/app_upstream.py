@@ -3,9 +3,8 @@
 ``uvicorn app_upstream:server``, run from its own virtual environment.
 """
 
-from dash import Dash, callback, ctx, set_props
-
 import bench_callbacks
+from dash import Dash, callback, ctx, set_props
 
 app = Dash(__name__, backend="fastapi", websocket_callbacks=True)
 app.layout = bench_callbacks.layout()
@@ -16,3 +15,8 @@ server = app.server
 @server.get("/_bench/stats")
 async def bench_stats(trim: str = ""):
     return bench_callbacks.stats(trim=trim == "1")
+
+
+@server.get("/_bench/trace/{action}")
+async def bench_trace(action: str):
+    return bench_callbacks.trace(action)

@@ -14,7 +14,10 @@ Timestamps: values that the client turns into latencies carry the server's
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import random
+import sys
 import time
 
 from dash import Input, Output, Patch, State, dcc, html
@@ -50,10 +53,53 @@ def layout():
     )
 
 
+# ----------------------------------------------------------------------- BENCH_DIAG=1
+# Logs to stderr (the server log) every garbage collection and every event-loop
+# stall longer than 20 ms, to explain latency outliers.
+
+DIAG = os.environ.get("BENCH_DIAG") == "1"
+_diag_started = False
+
+
+def _diag_log(text: str) -> None:
+    print(f"[diag {time.time():.3f}] {text}", file=sys.stderr, flush=True)
+
+
+def _start_diag() -> None:
+    global _diag_started
+    if not DIAG or _diag_started:
+        return
+    _diag_started = True
+    gc_started = {}
+
+    def on_gc(phase, info):
+        if phase == "start":
+            gc_started["t"] = time.perf_counter()
+        elif "t" in gc_started:
+            took = (time.perf_counter() - gc_started["t"]) * 1000
+            if took > 5 or info["generation"] == 2:
+                _diag_log(
+                    f"gc gen{info['generation']} {took:.1f} ms, collected {info['collected']}"
+                )
+
+    gc.callbacks.append(on_gc)
+
+    async def lag_monitor():
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lag = (time.perf_counter() - before - 0.01) * 1000
+            if lag > 20:
+                _diag_log(f"event loop stalled {lag:.0f} ms")
+
+    asyncio.get_running_loop().create_task(lag_monitor())
+
+
 def register(callback, ctx, set_props):
     @callback(persistent=True)
     async def stream():
         """Persistent: one ``tick`` update every 100 ms for as long as the page is open."""
+        _start_diag()
         ws = ctx.websocket
         next_at = time.monotonic() + random.random() * STREAM_PERIOD  # spread the phases
         while not ws.is_shutdown:
@@ -98,6 +144,7 @@ def register(callback, ctx, set_props):
     )
     async def burst(n_clicks, seconds):
         """Continuous producer: set_props in a tight loop, yielding with sleep(0)."""
+        _start_diag()
         end = time.monotonic() + float(seconds or 3)
         produced = 0
         while time.monotonic() < end:
@@ -141,8 +188,16 @@ def register(callback, ctx, set_props):
 # ----------------------------------------------------------------------- diagnostics
 
 _WATCHED_TYPES = (
-    "PageSession", "Outbox", "WebSocket", "DashWebsocketCallback", "Queue",
-    "Task", "Future", "Handshake", "_PendingSet", "TimerHandle",
+    "PageSession",
+    "Outbox",
+    "WebSocket",
+    "DashWebsocketCallback",
+    "Queue",
+    "Task",
+    "Future",
+    "Handshake",
+    "_PendingSet",
+    "TimerHandle",
 )
 
 
@@ -186,3 +241,32 @@ def _has_running_loop() -> bool:
         return True
     except RuntimeError:
         return False
+
+
+_TRACE_BASE = []
+
+
+def trace(action: str) -> dict:
+    """``GET /_bench/trace/<start|diff>``: tracemalloc, for finding where memory goes.
+
+    ``start`` begins tracing and takes a baseline; ``diff`` returns the lines
+    that allocated the most since (slows the server while tracing: diagnosis only).
+    """
+    import tracemalloc
+
+    if action == "start":
+        tracemalloc.start(1)
+        _TRACE_BASE[:] = [tracemalloc.take_snapshot()]
+        return {"tracing": True}
+    if not _TRACE_BASE:
+        return {"error": "call start first"}
+    snapshot = tracemalloc.take_snapshot()
+    stats = snapshot.compare_to(_TRACE_BASE[0], "lineno")
+    total = sum(stat.size_diff for stat in stats)
+    return {
+        "total_kb": total / 1024,
+        "top": [
+            {"where": str(stat.traceback), "kb": stat.size_diff / 1024, "count": stat.count_diff}
+            for stat in stats[:40]
+        ],
+    }

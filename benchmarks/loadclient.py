@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import socket
 import sys
@@ -28,7 +29,8 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import websockets
@@ -41,24 +43,18 @@ except ImportError:  # pragma: no cover
 
 # ----------------------------------------------------------------------- helpers
 
-BUCKET_MS = 0.05  # latency histogram resolution
+# Latency histogram: logarithmic buckets 1 % wide from 1 us (a few hundred keys
+# at most, so a result stays small whatever the latencies).
+BUCKET_BASE_MS = 0.001
+BUCKET_RATIO = 1.01
 
 
 def bucket(ms: float) -> int:
-    return max(0, int(ms / BUCKET_MS))
+    return max(0, int(math.log(max(ms, BUCKET_BASE_MS) / BUCKET_BASE_MS) / math.log(BUCKET_RATIO)))
 
 
-def hist_percentile(hist: dict, q: float) -> float | None:
-    total = sum(hist.values())
-    if not total:
-        return None
-    rank = q * (total - 1)
-    seen = 0
-    for key in sorted(hist):
-        seen += hist[key]
-        if seen > rank:
-            return (int(key) + 0.5) * BUCKET_MS
-    return (int(max(hist)) + 0.5) * BUCKET_MS
+def bucket_value(key: int) -> float:
+    return BUCKET_BASE_MS * BUCKET_RATIO ** (key + 0.5)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -116,15 +112,47 @@ def fetch_json(url: str) -> Any:
 
 
 class DashWsAdapter:
+    """dash-ws, acting as its browser client does (dash_ws.js).
+
+    Messages the server numbers (``n``) are acknowledged ``ack_delay`` after
+    the first unacknowledged one arrives, as the browser does (ACK_DELAY_MS);
+    a ``ping`` goes out every ``heartbeat_ms`` from the page config.
+    """
+
     name = "dashws"
     path = "/_dash-ws/socket?v=1"
+    ack_delay = 0.5
+    heartbeat = 15.0
 
     def __init__(self, base: str) -> None:
         self.base = base
         self._ids = iter(range(1, 1 << 62))
+        self.seen = 0
+        self.acked = 0
 
-    def new_connection(self) -> "DashWsAdapter":
+    def new_connection(self) -> DashWsAdapter:
         return DashWsAdapter(self.base)
+
+    @classmethod
+    def configure(cls, base: str, ack_delay_ms: float | None) -> None:
+        """Read the heartbeat interval from the page's config, as the browser does."""
+        if ack_delay_ms is not None:
+            cls.ack_delay = ack_delay_ms / 1000
+        try:
+            with urllib.request.urlopen(base + "/", timeout=30) as response:
+                page = response.read().decode()
+            start = page.index('<script id="_dash-config" type="application/json">')
+            config = json.loads(page[page.index(">", start) + 1 : page.index("</script>", start)])
+            cls.heartbeat = config.get("dash_ws", {}).get("heartbeat_ms", 15000) / 1000
+        except (OSError, ValueError):
+            pass
+
+    def ack(self) -> str | None:
+        """The ack to send now, if anything new was seen."""
+        if self.seen > self.acked:
+            self.acked = self.seen
+            return f'{{"type":"ack","n":{self.seen}}}'
+        return None
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -147,6 +175,11 @@ class DashWsAdapter:
 
     def events(self, frame: str | bytes) -> Iterator[tuple]:
         for message in orjson.loads(frame):
+            number = message.get("n")
+            if number is not None:
+                if number <= self.seen:  # a re-sent message already seen
+                    continue
+                self.seen = number
             kind = message.get("type")
             if kind == "set":
                 yield ("set", message["component"], message["props"])
@@ -165,16 +198,27 @@ class DashWsAdapter:
 
 
 class UpstreamAdapter:
+    """Dash 4.4.1's SharedWorker client: no acks; heartbeat every 30 s (its default)."""
+
     name = "upstream"
     path = "/_dash-ws-callback"
     _persistent_outputs: list[str] | None = None
+    ack_delay = 0.0
+    heartbeat = 30.0
+
+    @classmethod
+    def configure(cls, base: str, ack_delay_ms: float | None) -> None:
+        pass
+
+    def ack(self) -> str | None:
+        return None
 
     def __init__(self, base: str) -> None:
         self.base = base
         self.renderer = str(uuid.uuid4())
         self._counter = iter(range(1, 1 << 62))
 
-    def new_connection(self) -> "UpstreamAdapter":
+    def new_connection(self) -> UpstreamAdapter:
         return UpstreamAdapter(self.base)
 
     def next_id(self) -> str:
@@ -201,8 +245,7 @@ class UpstreamAdapter:
                 d["output"] for d in deps if d.get("no_output") and not d.get("inputs")
             ]
         return [
-            self.call(self.next_id(), body_for(output, []))
-            for output in cls._persistent_outputs
+            self.call(self.next_id(), body_for(output, [])) for output in cls._persistent_outputs
         ]
 
     def prop_reply(self, request_id: Any, prop: str, value: Any) -> str:
@@ -230,7 +273,12 @@ class UpstreamAdapter:
                 response = (payload.get("data") or {}).get("response") if status == "ok" else None
                 yield ("result", message["requestId"], status in ("ok", "prevent_update"), response)
             elif kind == "get_props_request":
-                yield ("get", message["requestId"], payload["componentId"], payload["properties"][0])
+                yield (
+                    "get",
+                    message["requestId"],
+                    payload["componentId"],
+                    payload["properties"][0],
+                )
             elif kind == "heartbeat_ack":
                 yield ("pong",)
             elif kind == "error":
@@ -255,9 +303,11 @@ class Conn:
         self.errors: list[str] = []
         self.closed_code: int | None = None
         self.reader: asyncio.Task | None = None
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self._heartbeat: asyncio.Task | None = None
 
     @classmethod
-    async def open(cls, adapter, host: str, port: int, **kwargs) -> "Conn":
+    async def open(cls, adapter, host: str, port: int, **kwargs) -> Conn:
         ws = await connect(
             f"ws://{host}:{port}{adapter.path}",
             origin=f"http://{host}:{port}",
@@ -265,21 +315,46 @@ class Conn:
             max_size=None,
             ping_interval=None,
             open_timeout=60,
-            close_timeout=5,
+            close_timeout=30,  # wait for the server's close reply, even when it is busy
             **kwargs,
         )
         return cls(adapter, ws)
 
     def start_reading(self) -> None:
         self.reader = asyncio.create_task(self._read())
+        self._heartbeat = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.adapter.heartbeat)
+                await self.ws.send(self.adapter.ping())
+        except (websockets.ConnectionClosed, asyncio.CancelledError):
+            pass
+
+    def _send_ack(self) -> None:
+        self._ack_timer = None
+        message = self.adapter.ack()
+        if message is not None and self.ws.state.name == "OPEN":
+            asyncio.ensure_future(self._send_quietly(message))
+
+    async def _send_quietly(self, message: str) -> None:
+        try:
+            await self.ws.send(message)
+        except websockets.ConnectionClosed:
+            pass
 
     async def _read(self) -> None:
         adapter, on_set, on_frame = self.adapter, self.on_set, self.on_frame
+        ack_delay = adapter.ack_delay
+        loop = asyncio.get_running_loop()
         try:
             async for frame in self.ws:
                 now = time.time()
                 if on_frame is not None:
                     on_frame(now)
+                if ack_delay and self._ack_timer is None:
+                    self._ack_timer = loop.call_later(ack_delay, self._send_ack)
                 for event in adapter.events(frame):
                     kind = event[0]
                     if kind == "set":
@@ -311,16 +386,26 @@ class Conn:
         ok, response, received_at = await future
         return ok, response, sent_at, received_at
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 35.0) -> bool:
+        """Close cleanly (code 1000), as a page that leaves; False if it had to abort."""
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        clean = True
         try:
-            await asyncio.wait_for(self.ws.close(), 5)
+            await asyncio.wait_for(self.ws.close(), timeout)
         except Exception:
+            clean = False
             self.ws.transport.abort()
         if self.reader is not None:
             await asyncio.gather(self.reader, return_exceptions=True)
+        return clean
 
 
-async def open_many(adapter, host, port, count: int, concurrency: int = 64) -> tuple[list[Conn], int]:
+async def open_many(
+    adapter, host, port, count: int, concurrency: int = 64
+) -> tuple[list[Conn], int]:
     gate = asyncio.Semaphore(concurrency)
     failures = 0
 
@@ -344,6 +429,7 @@ async def read_stdin_line() -> str:
 
 
 def emit(obj: dict) -> None:
+    os.set_blocking(sys.stdout.fileno(), True)  # an event loop may have made it non-blocking
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
 
@@ -385,11 +471,14 @@ async def scenario_stream(args, adapter) -> dict:
     await asyncio.sleep(max(0.0, window[1] - time.time()))
     cpu1 = time.process_time()
     closed_early = sum(1 for c in conns if c.reader.done())
-    await asyncio.gather(*(c.close() for c in conns))
+    close_started = time.time()
+    clean = await asyncio.gather(*(c.close() for c in conns))
     return {
         "conns": len(conns),
         "failures": failures,
         "closed_early": closed_early,
+        "aborted_closes": clean.count(False),
+        "close_seconds": time.time() - close_started,
         "updates": sum(per_conn),
         "per_conn_min": min(per_conn) if per_conn else 0,
         "hist": {str(k): v for k, v in hist.items()},
@@ -414,7 +503,6 @@ async def scenario_idle(args, adapter) -> dict:
 async def scenario_once(args, adapter) -> dict:
     """Sequential event callbacks that set_props once; latency of that update."""
     conn = await Conn.open(adapter, args.host, args.port)
-    arrivals: dict[float, float] = {}
     latest: list = []
 
     def on_set(component, props, now):
@@ -436,7 +524,6 @@ async def scenario_once(args, adapter) -> dict:
         to_set.append((set_received - sent) * 1000)
         to_result.append((received - sent) * 1000)
     await conn.close()
-    del arrivals
     return {
         "samples": len(one_way),
         "one_way_p50": percentile(one_way, 0.5),
@@ -485,12 +572,12 @@ async def scenario_burst(args, adapter) -> dict:
 
     conn.on_frame, conn.on_set = on_frame, on_set
     conn.start_reading()
-    # Heartbeats during the burst: does the socket still answer?
     ok, response, sent, received = await conn.call(BURST_BODY(1, args.seconds))
     produced = (response or {}).get("burst-done", {}).get("children")
     await conn.close()
     inner = [f for f in frames if sent <= f <= received]
-    gaps = [b - a for a, b in zip(inner, inner[1:])]
+    # Gaps while the producer runs, the wait for the first frame included.
+    gaps = [b - a for a, b in zip([sent] + inner, inner)]
     first_gap = (inner[0] - sent) if inner else None
     return {
         "ok": ok,
@@ -652,7 +739,9 @@ SCENARIOS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     parser.add_argument("--side", choices=sorted(ADAPTERS), required=True)
     parser.add_argument("--host", default="127.0.0.1")
@@ -663,9 +752,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--inflight", type=int, default=64)
     parser.add_argument("--kb", type=int, default=100, help="slow: KB per flood update (10/s)")
+    parser.add_argument(
+        "--ack-delay-ms",
+        type=float,
+        default=None,
+        help="dash-ws: delay before acknowledging (default 100, as the browser; 0: never)",
+    )
     parser.add_argument("--kind", choices=("sync", "async"), default="async")
     args = parser.parse_args()
-    adapter = ADAPTERS[args.side](f"http://{args.host}:{args.port}")
+    base = f"http://{args.host}:{args.port}"
+    ADAPTERS[args.side].configure(base, args.ack_delay_ms)
+    adapter = ADAPTERS[args.side](base)
     runner = uvloop.run if uvloop is not None else asyncio.run
     result = runner(SCENARIOS[args.scenario](args, adapter))
     result["client_pid"] = os.getpid()

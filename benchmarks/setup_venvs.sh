@@ -25,3 +25,10 @@ make_venv "$UPSTREAM_VENV" "dash, fastapi, uvicorn, uvloop, websockets" \
     "dash[fastapi]==4.4.1" "uvicorn[standard]"
 make_venv "$CLIENT_VENV" "websockets, aiohttp, uvloop, orjson" \
     "websockets>=13" aiohttp uvloop orjson
+
+# Only for `run.py --stack uvloop`: dash-ws (editable, from this checkout) with uvloop + httptools,
+# so both servers can run on the same uvloop stack. The repository .venv is left untouched.
+if [ -n "${BENCH_DASHWS_UVLOOP_VENV:-}" ]; then
+    REPO="$(cd "$(dirname "$0")/.." && pwd)"
+    make_venv "$BENCH_DASHWS_UVLOOP_VENV" "dash_ws, uvloop, httptools" -e "$REPO" uvloop httptools
+fi

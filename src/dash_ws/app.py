@@ -35,8 +35,9 @@ class Dash(dash.Dash):
         way after which the server closes a page's socket; 0 never does.
     :param websocket_max_workers: threads for sync callbacks run over sockets,
         shared by all pages.
-    :param websocket_outbox_bytes: most bytes of updates that may wait for one
-        slow page before it is disconnected.
+    :param websocket_outbox_bytes: most bytes one page's messages may hold:
+        half for those waiting to be sent (past that, the page is too slow and
+        is disconnected), half for those sent but not yet acknowledged.
     :param websocket_max_message_bytes: largest message a page may send.
     :param websocket_send_timeout: seconds a page may take to read one frame
         before it is disconnected as too slow.

@@ -60,6 +60,11 @@ class SessionLimits:
     max_running_calls: int = 512
     streams_patches: bool = True
 
+    @property
+    def buffer_bytes(self) -> int:
+        """What waits to be sent and what waits to be acknowledged share ``outbox_bytes``."""
+        return self.outbox_bytes // 2
+
 
 class PageSession:
     """State and lifetime of one page, attached to at most one socket at a time."""
@@ -71,8 +76,8 @@ class PageSession:
         self.handle = WebSocket(self)
         self.is_shutdown = False
         self.close_code: int | None = None
-        self.outbox = Outbox(limits.outbox_bytes)
-        self.replay = ReplayBuffer(limits.outbox_bytes)
+        self.outbox = Outbox(limits.buffer_bytes)
+        self.replay = ReplayBuffer(limits.buffer_bytes)
         self.pending_reads: dict[int, tuple[asyncio.Future, bytes]] = {}
         self.running_calls: set[asyncio.Future] = set()
         self.persistent_tasks: set[asyncio.Future] = set()
@@ -195,7 +200,7 @@ class PageSession:
 
     def _overflowed(self, overflow: OutboxOverflow) -> None:
         logger.warning("dash-ws: disconnecting a slow page: %s", overflow)
-        self.outbox = Outbox(self.limits.outbox_bytes)
+        self.outbox = Outbox(self.limits.buffer_bytes)
         asyncio.ensure_future(self.close(CloseCode.TOO_SLOW, "client too slow"))
 
     async def _drain_outbox(self, transport: Transport) -> None:
@@ -385,8 +390,8 @@ class PageSession:
         for task in list(self.persistent_tasks):
             task.cancel()
         await _settle(self.persistent_tasks, timeout=None)
-        self.outbox = Outbox(self.limits.outbox_bytes)
-        self.replay = ReplayBuffer(self.limits.outbox_bytes)
+        self.outbox = Outbox(self.limits.buffer_bytes)
+        self.replay = ReplayBuffer(self.limits.buffer_bytes)
 
 
 async def _quietly(operation: Awaitable[Any]) -> None:

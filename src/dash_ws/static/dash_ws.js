@@ -20,7 +20,7 @@
   var CONNECT_WAIT_MS = 5000;
   var RETRY_BASE_MS = 250;
   var RETRY_MAX_MS = 10000;
-  var ACK_DELAY_MS = 100;
+  var ACK_DELAY_MS = 500;
   // Closes after which this page must not reopen its socket.
   var REFUSED = {4001: 'unauthorized', 4003: 'origin not allowed', 4400: 'protocol version'};
   // Closes that are the network's or the server's doing: reopen and resume.
