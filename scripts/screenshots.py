@@ -11,15 +11,8 @@ bounded, and every server is stopped, whatever happens.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,19 +20,11 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "screenshots"
+sys.path.insert(0, str(REPO / "tests" / "browser"))
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from app_server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
+
 VIEWPORT = {"width": 900, "height": 560}
-SERVER_START_SECONDS = 20
-SERVER_STOP_SECONDS = 5
 PAGE_TIMEOUT_MS = 10_000
 SIZE_WARNING_BYTES = 150_000
 
@@ -124,82 +109,11 @@ APPS: dict[str, Callable[[Page], None]] = {
 }
 
 
-# --- servers -----------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """``examples.NAME`` under uvicorn on a free port, its output kept in a file."""
-
-    def __init__(self, name: str, log: Path) -> None:
-        self.name = name
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = log
-        self._log = log.open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"examples.{name}:app.asgi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=REPO,
-            env={
-                **os.environ,
-                "DASH_WS_BACKEND": "flask",
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": str(REPO),
-            },
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text()
-
-    def wait_until_answering(self) -> None:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer in {SERVER_START_SECONDS}s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=SERVER_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=SERVER_STOP_SECONDS)
-        self._log.close()
-
-
 # --- main ----------------------------------------------------------------------
 
 
-def shoot(browser, name: str, drive: Callable[[Page], None], log_dir: Path) -> Path:
-    server = Server(name, log_dir / f"{name}.log")
+def shoot(browser, name: str, drive: Callable[[Page], None]) -> Path:
+    server = AppServer(f"examples.{name}", "flask")
     context = None
     try:
         server.wait_until_answering()
@@ -218,7 +132,7 @@ def shoot(browser, name: str, drive: Callable[[Page], None], log_dir: Path) -> P
             print(f"  {name}: the page reported errors: {errors}", file=sys.stderr)
         return path
     except Exception:
-        print(f"--- {name} printed:\n{server.output()}", file=sys.stderr)
+        print(f"--- {name} printed:\n{server.output}", file=sys.stderr)
         raise
     finally:
         if context is not None:
@@ -235,16 +149,12 @@ def main(names: list[str]) -> int:
         return 2
     OUT.mkdir(parents=True, exist_ok=True)
     failed = []
-    with (
-        tempfile.TemporaryDirectory(prefix="screenshots-") as logs,
-        sync_playwright() as playwright,
-    ):
-        log_dir = Path(logs)
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for name in names or list(APPS):
                 try:
-                    path = shoot(browser, name, APPS[name], log_dir)
+                    path = shoot(browser, name, APPS[name])
                 except Exception as error:  # keep going; report at the end
                     failed.append(name)
                     print(f"FAILED {name}: {error}", file=sys.stderr)
