@@ -65,7 +65,11 @@ class SocketEndpoint:
             self.sessions[session.id] = session
             await session.attach(transport, resume_after=None)
         page_left = await self._serve(websocket, handshake, session)
-        if session.close_code is not None or page_left:
+        if session.close_code is not None:
+            await session.shutdown()
+        elif not session.serves(transport):
+            return  # a half-open socket ending after the page resumed on a new one
+        elif page_left:
             await session.shutdown()
         else:
             session.detach()

@@ -99,6 +99,10 @@ class PageSession:
     def is_detached(self) -> bool:
         return self._transport is None and not self.is_shutdown
 
+    def serves(self, transport: Transport) -> bool:
+        """True while ``transport`` is this session's socket (not one it has moved on from)."""
+        return self._transport is transport
+
     # ---------------------------------------------------------------- sockets
 
     async def attach(self, transport: Transport, resume_after: int | None) -> bool:

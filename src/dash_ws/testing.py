@@ -103,6 +103,7 @@ class PageClient:
         self._results: dict[int, asyncio.Future] = {}
         self._unanswered: dict[int, str] = {}
         self._changed = asyncio.Condition()
+        self._hello_seen = False
         self._reader = asyncio.ensure_future(self._read())
 
     # ---------------------------------------------------------------- actions
@@ -155,6 +156,10 @@ class PageClient:
 
         await asyncio.wait_for(satisfied(), timeout)
 
+    async def opened(self) -> None:
+        """Wait for the server's ``hello`` on the current socket, or for it to be refused."""
+        await self.wait_for(lambda page: page._hello_seen or page.closed is not None)
+
     async def close(self) -> None:
         """Leave the page, as closing the tab does."""
         await self.transport.close(1001)
@@ -170,10 +175,12 @@ class PageClient:
 
         Calls still unanswered are sent again; the server runs each only once.
         """
+        self._reader.cancel()  # a socket not yet seen to fail is abandoned, as browsers do
         self.closed = None
+        self._hello_seen = False
         self.transport = await self.connector({"session": self.session_id, "seen": str(self.seen)})
         self._reader = asyncio.ensure_future(self._read())
-        await self.wait_for(lambda page: page.session_id is not None and page._hello_seen)
+        await self.opened()
         if self.resumed:
             for message in self._unanswered.values():
                 await self.transport.send(message)
@@ -205,7 +212,6 @@ class PageClient:
     # ---------------------------------------------------------------- reading
 
     async def _read(self) -> None:
-        self._hello_seen = False
         while True:
             frame = await self.transport.receive()
             async with self._changed:
@@ -380,6 +386,7 @@ class TestClient:
             return transport
 
         page = PageClient(self.app, await connector({}), connector)
+        await page.opened()
         try:
             yield page
         finally:
@@ -397,6 +404,7 @@ async def connect(url: str, app: Dash | None = None, **options: Any) -> AsyncIte
         return _NetworkTransport(await websockets.connect(f"{url}{separator}{query}", **options))
 
     page = PageClient(app, await connector({}), connector)
+    await page.opened()
     try:
         yield page
     finally:

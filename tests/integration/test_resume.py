@@ -252,3 +252,19 @@ async def test_a_silent_connection_is_taken_for_dead_and_can_resume():
         await page.reconnect()
         assert page.resumed
     assert starts == [1]
+
+
+async def test_a_half_open_socket_ending_late_leaves_the_resumed_session_alone():
+    app = make_app()
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    def echo(n_clicks):
+        return n_clicks
+
+    async with TestClient(app).page() as page:
+        half_open = page.transport
+        await page.reconnect()  # the server has not noticed the old socket die
+        assert page.resumed
+        await half_open.close(1006)  # ...until now
+        assert (await page.call("out.children", inputs=[2])).outputs == {"out": {"children": 2}}
+        assert page.closed is None
