@@ -8,16 +8,18 @@ app serving HTTP and sockets) and an ``app.run`` that serves it with uvicorn.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from functools import cached_property
 from typing import Any, Callable
 
 import dash
 
 from . import dash_adapter
+from .admission import DEFAULT_CALL_HEADERS, AdmissionPolicy
 from .asgi import CLIENT_SOURCE, DashWsASGI, require_websocket_implementation
 from .callbacks import CallbackBackend, CallbackExecutor, PersistentCallback
-from .endpoint import SocketEndpoint
+from .endpoint import SessionInfo, SocketEndpoint
+from .protocol import CloseCode
 from .registry import SocketCallbacks, process_callbacks
 from .session import SessionLimits
 from .status import status_ids
@@ -38,7 +40,15 @@ class Dash(dash.Dash):
     :param websocket_outbox_bytes: most bytes one page's messages may hold:
         half for those waiting to be sent (past that, the page is too slow and
         is disconnected), half for those sent but not yet acknowledged.
-    :param websocket_max_message_bytes: largest message a page may send.
+    :param websocket_max_message_bytes: largest message a page may send, in bytes
+        (a callback's inputs, a ``dcc.Upload`` included, travel in one message).
+    :param websocket_page_call_bytes: most bytes the callbacks one page has in
+        flight may hold; a call past it is answered 413.
+    :param websocket_call_bytes: the same for every page of the process
+        together; a call past it is answered 503.
+    :param websocket_page_sync_workers: threads of the sync pool one page may
+        hold at once; its other sync calls wait for them. Default: a quarter
+        of ``websocket_max_workers``.
     :param websocket_send_timeout: seconds a page may take to read one frame
         before it is disconnected as too slow.
     :param websocket_resume_grace: milliseconds a page's session waits for the
@@ -49,6 +59,21 @@ class Dash(dash.Dash):
     :param websocket_liveness_timeout: milliseconds without a message from a
         page (it pings every third of that) after which its connection is
         taken for dead.
+    :param websocket_canonical_origin: the app's public origin
+        (``"https://dash.example.com"``), compared with each page's Origin
+        instead of the scheme and Host header the server sees; set it behind a
+        proxy that changes them.
+    :param websocket_call_headers: headers a call frame may add to its
+        request (the renderer's CSRF token and JWT by default); never one the
+        socket's upgrade request carried.
+    :param websocket_identity: function called with no arguments in the page's
+        request context (``flask.request``, ``ctx.cookies``) returning who the
+        page belongs to; a session resumes only for the same identity, and
+        ``close_websocket_sessions`` closes by it. Default: the Basic-auth user,
+        else a digest of the cookies and Authorization header.
+    :param websocket_reauthorize_interval: milliseconds between asking the
+        app's protection again about each open page; a page it refuses is
+        closed with 4001 and its persistent callbacks stop. 0 never asks again.
     :param backend: ``"flask"`` (default), or ``"fastapi"``/``"quart"`` with dash>=4.2.
     """
 
@@ -60,11 +85,18 @@ class Dash(dash.Dash):
         websocket_inactivity_timeout: int = 300000,
         websocket_max_workers: int = 16,
         websocket_outbox_bytes: int = 8 * 1024 * 1024,
-        websocket_max_message_bytes: int = 4 * 1024 * 1024,
+        websocket_max_message_bytes: int = 16 * 1024 * 1024,
+        websocket_page_call_bytes: int = 64 * 1024 * 1024,
+        websocket_call_bytes: int = 256 * 1024 * 1024,
+        websocket_page_sync_workers: int | None = None,
         websocket_send_timeout: float = 30.0,
         websocket_resume_grace: int = 30000,
         websocket_liveness_timeout: int = 45000,
         websocket_max_running_calls: int = 512,
+        websocket_canonical_origin: str | None = None,
+        websocket_call_headers: Iterable[str] = DEFAULT_CALL_HEADERS,
+        websocket_identity: Callable[[], Hashable] | None = None,
+        websocket_reauthorize_interval: int = 60000,
         backend: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -72,9 +104,19 @@ class Dash(dash.Dash):
         self.websocket_callbacks = bool(websocket_callbacks)
         self.websocket_allowed_origins = tuple(websocket_allowed_origins or ())
         self.websocket_max_workers = websocket_max_workers
+        self.websocket_call_bytes = websocket_call_bytes
+        self.websocket_policy = AdmissionPolicy(
+            allowed_origins=self.websocket_allowed_origins,
+            canonical_origin=websocket_canonical_origin,
+            call_headers=frozenset(name.lower() for name in websocket_call_headers),
+            identity=websocket_identity,
+            reauthorize_interval=websocket_reauthorize_interval / 1000,
+        )
         self.websocket_limits = SessionLimits(
             outbox_bytes=websocket_outbox_bytes,
             inbound_message_bytes=websocket_max_message_bytes,
+            call_bytes=websocket_page_call_bytes,
+            sync_workers=websocket_page_sync_workers or max(1, websocket_max_workers // 4),
             inactivity_timeout=websocket_inactivity_timeout / 1000,
             send_timeout=websocket_send_timeout,
             resume_grace=websocket_resume_grace / 1000,
@@ -135,6 +177,7 @@ class Dash(dash.Dash):
                 "persistent": bool(self.persistent_callbacks),
                 "update_path": prefix + "_dash-update-component",
                 "heartbeat_ms": int(self.websocket_limits.liveness_timeout * 1000 / 3),
+                "max_message_bytes": self.websocket_limits.inbound_message_bytes,
                 "status_ids": sorted(status_ids),
             },
         )
@@ -153,18 +196,48 @@ class Dash(dash.Dash):
     def asgi(self) -> DashWsASGI:
         """The ASGI app: ``uvicorn module:app.asgi``."""
         require_websocket_implementation()
-        executor = CallbackExecutor(self._callback_backend(), self.websocket_max_workers)
+        executor = CallbackExecutor(
+            self._callback_backend(),
+            self.websocket_max_workers,
+            reveals_errors=lambda: dash_adapter.reveals_errors(self),
+        )
         inner, inner_is_asgi = self._inner_asgi()
         return DashWsASGI(
             inner,
             socket_path=self.socket_path,
             client_path=self.client_path,
             endpoint=SocketEndpoint(
-                executor, self.websocket_limits, self.websocket_allowed_origins
+                executor,
+                self.websocket_limits,
+                self.websocket_policy,
+                call_bytes=self.websocket_call_bytes,
             ),
             on_shutdown=executor.shutdown,
             inner_has_lifespan=inner_is_asgi,
         )
+
+    # ---------------------------------------------------------------- operators
+
+    def websocket_sessions(self) -> list[SessionInfo]:
+        """The page sessions this process serves: identity, address, age, persistent callbacks.
+
+        Thread-safe: call it from a route, a callback or a shell.
+        """
+        return self.asgi.endpoint.session_infos()
+
+    def close_websocket_sessions(
+        self,
+        identity: Hashable,
+        code: int = CloseCode.UNAUTHORIZED,
+        reason: str = "closed by the server",
+    ) -> int:
+        """Close every page session of ``identity`` and stop its persistent callbacks.
+
+        Thread-safe. Returns how many sessions were closed. A page closed with
+        4001 (the default) uses HTTP for its callbacks from then on, where the
+        app's protection answers it.
+        """
+        return self.asgi.endpoint.close_sessions(identity, code, reason)
 
     def _callback_backend(self) -> CallbackBackend:
         name = dash_adapter.backend_name(self)

@@ -214,6 +214,11 @@ def callback_scope(websocket: WebSocket, handshake: Handshake) -> Iterator[None]
         _callback_context.context_value.reset(token)
 
 
+def reveals_errors(app: dash.Dash) -> bool:
+    """True when the app runs with Dash's dev tools UI, which shows callback errors."""
+    return bool(getattr(app, "_dev_tools", {}).get("ui"))
+
+
 def page_config(config: dict, dash_ws_config: dict) -> dict:
     """The page's ``_dash-config``: ours added, upstream's socket worker kept off."""
     config = dict(config)

@@ -1,24 +1,31 @@
-"""The socket endpoint: admit a page, then move its messages between socket and session.
+"""The socket endpoint: admit a page, join it to its session, then move its messages.
 
 Admission checks, in order: protocol version, origin, the app's own HTTP
-protection. A refused page is accepted only to be closed with a code and a
-reason it can show in its console (a refusal before ``accept`` reaches the
-browser as a bare HTTP 403). An admitted page either resumes the session it
-names (after a drop) or starts a new one. Every frame is then parsed by
-``protocol``; a bad frame is answered with an ``error`` message and the
-socket stays open. When the socket ends, the session ends with it if the
-page left on purpose or the server closed it, and is detached, waiting for
-the page to come back, if the connection merely dropped.
+protection for the page's URL (see ``admission``). A refused page is accepted
+only to be closed with a code and a reason it can show in its console (a
+refusal before ``accept`` reaches the browser as a bare HTTP 403). An
+admitted page's first message is ``join``: it resumes the session it names
+when it holds that session's secret and is the same identity, and otherwise
+starts a new one; a failed resume leaves the named session alone. Every
+frame is then parsed by ``protocol``; a bad frame is answered with an
+``error`` message and the socket stays open.
+
+The endpoint reports what happened to a socket (the page left, the
+connection dropped) and the session decides what that means for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass, field
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
 
 from starlette.websockets import WebSocket as StarletteWebSocket
 
 from . import protocol
+from .admission import AdmissionPolicy, default_identity
 from .callbacks import CallbackExecutor
 from .errors import ProtocolError
 from .handshake import Handshake, origin_allowed
@@ -36,61 +43,70 @@ class _StarletteTransport:
         await self._websocket.send({"type": "websocket.send", "text": frame.decode()})
 
     async def close(self, code: int, reason: str) -> None:
-        await self._websocket.close(code, reason)
+        await self._websocket.close(code, protocol.close_reason(reason))
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One page session, as ``app.websocket_sessions()`` lists it."""
+
+    id: str
+    identity: Hashable
+    address: str
+    age: float
+    state: str
+    persistent_callbacks: tuple[str, ...]
 
 
 @dataclass
 class SocketEndpoint:
-    """ASGI handler for ``<prefix>_dash-ws/socket``; keeps the sessions of this process."""
+    """ASGI handler for ``<prefix>_dash-ws/socket``; keeps the sessions of this process.
+
+    ``call_bytes`` bounds the bytes held by the calls in flight of every page
+    together, as ``SessionLimits.call_bytes`` does for one page.
+    """
 
     executor: CallbackExecutor
     limits: SessionLimits
-    allowed_origins: tuple[str, ...]
+    policy: AdmissionPolicy
+    call_bytes: int = 256 * 1024 * 1024
     sessions: dict[str, PageSession] = field(default_factory=dict)
+    held_call_bytes: int = 0
+    _handlers: dict[PageSession, asyncio.Task] = field(default_factory=dict)
 
     async def __call__(self, scope: dict, receive, send) -> None:
         websocket = StarletteWebSocket(scope, receive, send)
         handshake = Handshake.from_scope(scope)
         refusal = await self._refusal(websocket, handshake)
+        identity = None if refusal else await self._identity(handshake)
         await websocket.accept()
         if refusal is not None:
             code, reason = refusal
             logger.warning("dash-ws: refused a page from %s: %s", _peer(handshake), reason)
-            await websocket.close(code, reason)
+            await websocket.close(code, protocol.close_reason(reason))
             return
         transport = _StarletteTransport(websocket)
-        session = await self._resume(websocket, transport)
+        session = await self._join(websocket, transport, handshake, identity)
         if session is None:
-            session = PageSession(self.limits, on_end=self._forget)
-            self.sessions[session.id] = session
-            await session.attach(transport, resume_after=None)
-        page_left = await self._serve(websocket, handshake, session)
-        if session.close_code is not None:
-            await session.shutdown()
-        elif not session.serves(transport):
+            return
+        self._handlers[session] = asyncio.current_task()
+        try:
+            page_left = await self._serve(websocket, handshake, session, transport)
+        except asyncio.CancelledError:
+            if not session.is_shutdown:
+                raise
+            return  # the session ended on its own (a close the page never answered)
+        finally:
+            if self._handlers.get(session) is asyncio.current_task():
+                del self._handlers[session]
+        if not session.serves(transport):
             return  # a half-open socket ending after the page resumed on a new one
-        elif page_left:
+        if page_left or not session.is_live:
             await session.shutdown()
         else:
             session.detach()
 
-    async def _resume(
-        self, websocket: StarletteWebSocket, transport: _StarletteTransport
-    ) -> PageSession | None:
-        """The session the page asks to resume, attached to this socket, if it can be."""
-        session = self.sessions.get(websocket.query_params.get("session", ""))
-        seen = websocket.query_params.get("seen", "")
-        if session is None or session.close_code is not None or not seen.isdigit():
-            return None
-        if not session.is_detached:  # the old socket is half-open and not noticed yet
-            session.detach()
-        if await session.attach(transport, resume_after=int(seen)):
-            logger.info("dash-ws: page %s resumed its session", session.id[:8])
-            return session
-        return None
-
-    def _forget(self, session: PageSession) -> None:
-        self.sessions.pop(session.id, None)
+    # ---------------------------------------------------------------- admission
 
     async def _refusal(
         self, websocket: StarletteWebSocket, handshake: Handshake
@@ -101,34 +117,131 @@ class SocketEndpoint:
                 f"protocol version {version!r} is not supported; the server speaks "
                 f"{protocol.VERSION} (reload the page)"
             )
-        if not origin_allowed(handshake, self.allowed_origins):
+        if not origin_allowed(handshake, self.policy.allowed_origins, self.policy.canonical_origin):
             return CloseCode.FORBIDDEN_ORIGIN, (
                 f"origin {handshake.header('origin')} is not allowed; add it to "
-                "websocket_allowed_origins"
+                "websocket_allowed_origins (behind a proxy: websocket_canonical_origin)"
             )
-        rejection = await self.executor.in_thread(self.executor.backend.authorize, handshake)
+        return await self._app_refusal(handshake)
+
+    async def _app_refusal(self, handshake: Handshake) -> tuple[int, str] | None:
+        """Ask the app's own protection whether it would serve this page."""
+        authorize = self.executor.backend.authorize
+        rejection = await self.executor.in_admission_thread(authorize, handshake)
         if rejection is not None:
             return CloseCode.UNAUTHORIZED, rejection.reason
         return None
 
+    async def _identity(self, handshake: Handshake) -> Hashable:
+        """Who opens this page: the app's ``identity`` function, or the default."""
+        function = self.policy.identity
+        if function is None:
+            return default_identity(handshake)
+        scope = self.executor.backend.persistent_scope
+
+        def identify() -> Hashable:
+            with scope(handshake, None):
+                return function()
+
+        return await self.executor.in_admission_thread(identify)
+
+    async def _join(
+        self,
+        websocket: StarletteWebSocket,
+        transport: _StarletteTransport,
+        handshake: Handshake,
+        identity: Hashable,
+    ) -> PageSession | None:
+        """Wait for the page's ``join``; attach the session it resumes, or a new one."""
+        join = await self._join_message(websocket, transport)
+        if join is None:
+            return None
+        if join.resumes:
+            session = self.sessions.get(join.session)
+            if session is not None and session.may_resume(join.secret, identity, join.seen):
+                if await session.attach(transport, resume_after=join.seen):
+                    session.handshake = handshake
+                    logger.info("dash-ws: page %s resumed its session", session.id[:8])
+                    return session
+            logger.info("dash-ws: a page from %s could not resume; new session", _peer(handshake))
+        session = PageSession(self.limits, on_end=self._forget, identity=identity)
+        session.handshake = handshake
+        self.sessions[session.id] = session
+        self._keep_authorized(session)
+        await session.attach(transport, resume_after=None)
+        return session
+
+    async def _join_message(
+        self, websocket: StarletteWebSocket, transport: _StarletteTransport
+    ) -> protocol.Join | None:
+        """The page's first message, which must be ``join``; None if the socket ends first."""
+        deadline = time.monotonic() + self.limits.liveness_timeout
+        while True:
+            try:
+                event = await asyncio.wait_for(websocket.receive(), deadline - time.monotonic())
+            except asyncio.TimeoutError:
+                await transport.close(CloseCode.UNSUPPORTED_VERSION, "no join message")
+                return None
+            if event["type"] == "websocket.disconnect":
+                return None
+            try:
+                limit = self.limits.inbound_message_bytes
+                message = protocol.parse_inbound(_frame_text(event), limit)
+                if not isinstance(message, protocol.Join):
+                    raise ProtocolError("the first message on a socket must be join")
+            except ProtocolError as error:
+                await transport.send(protocol.frame([protocol.error_message(str(error))]))
+                continue
+            return message
+
+    def _keep_authorized(self, session: PageSession) -> None:
+        """Ask the app's protection about the page again every ``reauthorize_interval``."""
+        interval = self.policy.reauthorize_interval
+        if interval > 0:
+            session.after(interval, lambda: asyncio.ensure_future(self._reauthorize(session)))
+
+    async def _reauthorize(self, session: PageSession) -> None:
+        refusal = await self._app_refusal(session.handshake)
+        if refusal is None:
+            self._keep_authorized(session)
+            return
+        code, reason = refusal
+        logger.warning("dash-ws: page %s is no longer authorized: %s", session.id[:8], reason)
+        await session.close(code, reason)
+
+    def _forget(self, session: PageSession) -> None:
+        self.sessions.pop(session.id, None)
+        handler = self._handlers.pop(session, None)
+        if handler is not None and handler is not asyncio.current_task():
+            handler.cancel()  # it waits on a socket whose page never answered the close
+
+    # ---------------------------------------------------------------- messages
+
     async def _serve(
-        self, websocket: StarletteWebSocket, handshake: Handshake, session: PageSession
+        self,
+        websocket: StarletteWebSocket,
+        handshake: Handshake,
+        session: PageSession,
+        transport: _StarletteTransport,
     ) -> bool:
         """Handle the page's messages until its socket ends; True if the page left on purpose."""
         while True:
             event = await websocket.receive()
             if event["type"] == "websocket.disconnect":
                 return event.get("code", 1000) in _PAGE_LEFT
+            if not session.serves(transport):
+                continue  # the session moved to another socket; this one is on its way out
             session.heard()
-            raw = event.get("text")
-            if raw is None:
-                raw = event.get("bytes") or b""
+            raw = _frame_text(event)
+            del event
             try:
                 message = protocol.parse_inbound(raw, self.limits.inbound_message_bytes)
             except ProtocolError as error:
                 logger.info("dash-ws: refused a message from %s: %s", _peer(handshake), error)
                 session.send_message(protocol.error_message(str(error)))
                 continue
+            finally:
+                del raw
             self._handle(session, handshake, message)
 
     def _handle(
@@ -140,16 +253,8 @@ class SocketEndpoint:
             session.acknowledge(message.number)
         elif isinstance(message, protocol.Call):
             session.touch()
-            if not session.is_new_call(message.call_id):
-                return
-            limit = self.limits.max_running_calls
-            if len(session.running_calls) >= limit:
-                refusal = f"too many callbacks in flight for this page (limit {limit})".encode()
-                session.send_message(
-                    protocol.result_message(message.call_id, 429, "text/plain", refusal)
-                )
-                return
-            self.executor.start_call(session, handshake, message)
+            if session.is_new_call(message.call_id):
+                self._start_call(session, handshake, message)
         elif isinstance(message, protocol.PropReply):
             session.touch()
             if not session.answer_read(message):
@@ -159,10 +264,77 @@ class SocketEndpoint:
         elif isinstance(message, protocol.Ready) and not session.persistent_started:
             session.persistent_started = True
             self.executor.start_persistent(session, handshake)
+        elif isinstance(message, protocol.Join):
+            session.send_message(protocol.error_message("this socket has joined already"))
+
+    def _start_call(self, session: PageSession, handshake: Handshake, call: protocol.Call) -> None:
+        """Run a call within the page's and the process's budgets; answer at once past them."""
+        refusal = self._call_refusal(session, len(call.body))
+        if refusal is not None:
+            status, text = refusal
+            session.send_message(
+                protocol.result_message(call.call_id, status, "text/plain", text.encode())
+            )
+            return
+        size = len(call.body)
+        session.call_bytes += size
+        self.held_call_bytes += size
+
+        def release() -> None:
+            session.call_bytes -= size
+            self.held_call_bytes -= size
+
+        call = replace(call, headers=self.policy.call_headers_of(call.headers))
+        self.executor.start_call(session, handshake, call, on_done=release)
+
+    def _call_refusal(self, session: PageSession, size: int) -> tuple[int, str] | None:
+        limits = self.limits
+        if len(session.running_calls) >= limits.max_running_calls:
+            return 429, (
+                f"dash-ws: too many callbacks in flight for this page "
+                f"(limit {limits.max_running_calls})"
+            )
+        if session.call_bytes + size > limits.call_bytes:
+            return 413, (
+                f"dash-ws: this page's callbacks in flight would hold {session.call_bytes + size} "
+                f"bytes; the limit is {limits.call_bytes} (websocket_page_call_bytes)"
+            )
+        if self.held_call_bytes + size > self.call_bytes:
+            return 503, "dash-ws: the server is busy with other pages' callbacks; try again"
+        return None
+
+    # ---------------------------------------------------------------- operators
+
+    def session_infos(self) -> list[SessionInfo]:
+        """The sessions of this process, for ``app.websocket_sessions()``."""
+        now = time.time()
+        return [
+            SessionInfo(
+                id=session.id,
+                identity=session.identity,
+                address=_peer(session.handshake),
+                age=now - session.opened_at,
+                state=session.state.value,
+                persistent_callbacks=tuple(session.persistent_names),
+            )
+            for session in list(self.sessions.values())
+        ]
+
+    def close_sessions(self, identity: Hashable, code: int, reason: str) -> int:
+        """Close every session of ``identity``; thread-safe. Returns how many there were."""
+        chosen = [s for s in list(self.sessions.values()) if s.identity == identity]
+        for session in chosen:
+            session.call_on_loop(lambda s=session: asyncio.ensure_future(s.close(code, reason)))
+        return len(chosen)
 
 
 # Close codes a page sends when it goes away on purpose (closed, reloaded, navigated).
 _PAGE_LEFT = frozenset({1000, 1001})
+
+
+def _frame_text(event: dict) -> str | bytes:
+    text = event.get("text")
+    return text if text is not None else (event.get("bytes") or b"")
 
 
 def _peer(handshake: Handshake) -> str:

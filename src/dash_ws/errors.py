@@ -19,3 +19,7 @@ class ComponentNotFound(DashWsError, LookupError):
 
 class UnsupportedDash(DashWsError, RuntimeError):
     """The installed Dash, or the backend asked for, cannot carry dash-ws."""
+
+
+class InvalidState(DashWsError, RuntimeError):
+    """A page session was asked to do what its state does not allow."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 # Headers that describe the upgrade itself, not the page; never replayed.
 _UPGRADE_HEADERS = frozenset(
@@ -77,27 +77,48 @@ class Handshake:
         return "localhost"
 
     @property
+    def page(self) -> str | None:
+        """The URL (path and query) of the page that opened the socket, as the browser shows it.
+
+        The browser client names it in the socket's ``page`` query parameter;
+        admission asks the app whether it would serve that page.
+        """
+        for name, value in parse_qsl(self.query_string):
+            if name == "page":
+                return value
+        return None
+
+    @property
     def cookies(self) -> dict[str, str]:
         jar = SimpleCookie()
         jar.load(self.header("cookie") or "")
         return {name: morsel.value for name, morsel in jar.items()}
 
     def page_headers(self, extra: dict[str, str] | None = None) -> list[tuple[str, str]]:
-        """The page's headers, upgrade headers dropped, ``extra`` replacing same names."""
-        extra = {name.lower(): value for name, value in (extra or {}).items()}
-        kept = [
-            (name, value)
-            for name, value in self.headers
-            if name not in _UPGRADE_HEADERS and name not in extra
+        """The page's headers, upgrade headers dropped, plus those of ``extra`` it lacks.
+
+        ``extra`` (a call's own headers) never replaces a header the upgrade
+        request carried: that request came through the proxies and middleware
+        in front of the app, the frame that holds ``extra`` did not.
+        """
+        kept = [(name, value) for name, value in self.headers if name not in _UPGRADE_HEADERS]
+        carried = {name for name, _ in kept}
+        added = [
+            (name.lower(), value)
+            for name, value in (extra or {}).items()
+            if name.lower() not in carried and name.lower() not in _UPGRADE_HEADERS
         ]
-        return kept + [
-            (name, value) for name, value in extra.items() if name not in _UPGRADE_HEADERS
-        ]
+        return kept + added
 
 
-def origin_allowed(handshake: Handshake, allowed_origins: Iterable[str]) -> bool:
-    """Same-origin, or listed in ``allowed_origins``.
+def origin_allowed(
+    handshake: Handshake, allowed_origins: Iterable[str], canonical_origin: str | None = None
+) -> bool:
+    """Same origin (scheme, host and port), or listed in ``allowed_origins``.
 
+    The page's own origin is ``canonical_origin`` when the app sets one;
+    otherwise the scheme and Host header of the upgrade request, which a
+    proxy in front must pass on (or rewrite through ``--proxy-headers``).
     A request without an Origin header does not come from a browser page (a
     browser always sends one on a WebSocket upgrade), so there is no page to
     forge it from; such clients still pass the app's authentication.
@@ -105,19 +126,27 @@ def origin_allowed(handshake: Handshake, allowed_origins: Iterable[str]) -> bool
     origin = handshake.header("origin")
     if origin is None:
         return True
-    origin = origin.rstrip("/")
-    if origin in {entry.rstrip("/") for entry in allowed_origins}:
-        return True
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https"):
+    origin = _normalized(origin)
+    if origin is None:
         return False
-    return _with_default_port(parts.netloc, parts.scheme) == _with_default_port(
-        handshake.host, parts.scheme
-    )
+    if origin in {_normalized(entry) for entry in allowed_origins}:
+        return True
+    if canonical_origin is not None:
+        return origin == _normalized(canonical_origin)
+    return origin == _normalized(f"{handshake.scheme}://{handshake.host}")
 
 
-def _with_default_port(netloc: str, scheme: str) -> str:
-    netloc = netloc.lower()
-    if netloc.rsplit("]", 1)[-1].count(":") == 0:
-        netloc += ":443" if scheme == "https" else ":80"
-    return netloc
+def _normalized(origin: str) -> str | None:
+    """``scheme://host:port``, lower case, default port spelled out; None unless http(s)."""
+    try:
+        parts = urlsplit(origin.strip().rstrip("/"))
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    port = port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}:{port}"

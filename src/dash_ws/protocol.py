@@ -24,8 +24,17 @@ from plotly.io.json import to_json_plotly
 
 from .errors import ProtocolError
 
-VERSION = 1
+VERSION = 2
 """Bumped whenever a message changes shape; the browser sends it on connect."""
+
+MAX_CLOSE_REASON_BYTES = 123
+"""RFC 6455: a close frame's payload is at most 125 bytes, two of them the code."""
+
+_MAX_ID = 2**53
+"""Ids and message numbers stay below this, the largest integer JavaScript counts exactly."""
+
+_MAX_TOKEN_CHARS = 256
+"""Session ids and secrets are far shorter; anything longer is not one."""
 
 ComponentId = Union[str, dict]
 
@@ -35,6 +44,7 @@ class CloseCode(enum.IntEnum):
 
     NORMAL = 1000
     GOING_AWAY = 1001
+    NO_HEARTBEAT = 1011
     UNAUTHORIZED = 4001
     INACTIVE = 4002
     FORBIDDEN_ORIGIN = 4003
@@ -42,7 +52,32 @@ class CloseCode(enum.IntEnum):
     UNSUPPORTED_VERSION = 4400
 
 
+def close_reason(reason: str) -> str:
+    """``reason`` cut to fit a close frame, on a character boundary."""
+    encoded = reason.encode()
+    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
+        return reason
+    return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
+
+
 # ---------------------------------------------------------------- browser -> server
+
+
+@dataclass(frozen=True)
+class Join:
+    """First message on every socket: start a session, or resume the one named.
+
+    The session id and its secret travel here, never in the socket's URL,
+    which proxies and access logs record.
+    """
+
+    session: str | None = None
+    secret: str | None = None
+    seen: int = 0
+
+    @property
+    def resumes(self) -> bool:
+        return self.session is not None
 
 
 @dataclass(frozen=True)
@@ -52,10 +87,16 @@ class Ready:
 
 @dataclass(frozen=True)
 class Call:
-    """Run a callback: the body, query string and headers of the renderer's POST."""
+    """Run a callback: the body, query string and headers of the renderer's POST.
+
+    ``body`` is the renderer's JSON text, kept as bytes and never parsed
+    here: the app parses it once, as it would over HTTP, and a large upload
+    costs the server one copy while its callback runs.
+    """
 
     call_id: int
-    body: dict
+    output: str
+    body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     query: str = ""
 
@@ -81,7 +122,14 @@ class Ack:
     number: int
 
 
-InboundMessage = Union[Ready, Call, PropReply, Ping, Ack]
+InboundMessage = Union[Join, Ready, Call, PropReply, Ping, Ack]
+
+
+def utf8_size(text: str | bytes) -> int:
+    """Bytes of ``text`` on the wire: a limit in bytes must not count characters."""
+    if isinstance(text, bytes) or text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", errors="surrogatepass"))
 
 
 def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
@@ -90,8 +138,9 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
     Raises ``ProtocolError`` with a message meant for the page's console; the
     connection stays open after any of them.
     """
-    if len(frame) > max_size:
-        raise ProtocolError(f"message of {len(frame)} bytes exceeds the limit of {max_size} bytes")
+    size = utf8_size(frame)
+    if size > max_size:
+        raise ProtocolError(f"message of {size} bytes exceeds the limit of {max_size} bytes")
     try:
         message = orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
@@ -99,38 +148,86 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
     if not isinstance(message, dict):
         raise ProtocolError("a message must be a JSON object")
     kind = message.get("type")
-    if kind == "call":
-        body = message.get("body")
-        if not isinstance(body, dict) or not isinstance(body.get("output"), str):
-            raise ProtocolError("call needs a body object with an 'output' string")
-        headers = message.get("headers") or {}
-        if not isinstance(headers, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-        ):
-            raise ProtocolError("call headers must map strings to strings")
-        query = message.get("query") or ""
-        if not isinstance(query, str):
-            raise ProtocolError("call query must be a string")
-        return Call(_request_id(message), body, headers, query)
-    if kind == "prop":
-        return PropReply(_request_id(message), bool(message.get("found")), message.get("value"))
-    if kind == "ack":
-        number = message.get("n")
-        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-            raise ProtocolError("ack needs a non-negative integer 'n'")
-        return Ack(number)
-    if kind == "ready":
-        return Ready()
-    if kind == "ping":
-        return Ping()
-    raise ProtocolError(f"unknown message type {kind!r}")
+    parse = _PARSERS.get(kind) if isinstance(kind, str) else None
+    if parse is None:
+        raise ProtocolError(f"unknown message type {_shown(kind)}")
+    return parse(message)
 
 
-def _request_id(message: dict) -> int:
-    request_id = message.get("id")
-    if not isinstance(request_id, int) or isinstance(request_id, bool):
-        raise ProtocolError(f"{message['type']} needs an integer 'id'")
-    return request_id
+def _parse_call(message: dict) -> Call:
+    output = message.get("output")
+    body = message.get("body")
+    if not isinstance(output, str) or not isinstance(body, str):
+        raise ProtocolError("call needs an 'output' string and a 'body' string (JSON text)")
+    headers = message.get("headers") or {}
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise ProtocolError("call headers must map strings to strings")
+    query = message.get("query") or ""
+    if not isinstance(query, str):
+        raise ProtocolError("call query must be a string")
+    # orjson refuses lone surrogates, so every string it gives encodes to UTF-8.
+    return Call(_positive_int(message, "id"), output, body.encode(), headers, query)
+
+
+def _parse_prop(message: dict) -> PropReply:
+    found = message.get("found")
+    if not isinstance(found, bool):
+        raise ProtocolError("prop needs a boolean 'found'")
+    return PropReply(_positive_int(message, "id"), found, message.get("value"))
+
+
+def _parse_ack(message: dict) -> Ack:
+    return Ack(_count(message, "n"))
+
+
+def _parse_join(message: dict) -> Join:
+    session = message.get("session")
+    if session is None:
+        return Join()
+    secret = message.get("secret")
+    if not (_is_token(session) and _is_token(secret)):
+        raise ProtocolError("join needs 'session' and 'secret' strings to resume a session")
+    return Join(session, secret, _count(message, "seen"))
+
+
+def _positive_int(message: dict, name: str) -> int:
+    value = message.get(name)
+    if not _is_int(value) or not 0 < value < _MAX_ID:
+        raise ProtocolError(f"{message['type']} needs a positive integer {name!r}")
+    return value
+
+
+def _count(message: dict, name: str) -> int:
+    value = message.get(name)
+    if not _is_int(value) or not 0 <= value < _MAX_ID:
+        raise ProtocolError(f"{message['type']} needs a non-negative integer {name!r}")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_token(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= _MAX_TOKEN_CHARS
+
+
+def _shown(value: Any) -> str:
+    """A short rendering of a value the page sent, for an error message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_PARSERS = {
+    "call": _parse_call,
+    "prop": _parse_prop,
+    "ack": _parse_ack,
+    "join": _parse_join,
+    "ready": lambda message: Ready(),
+    "ping": lambda message: Ping(),
+}
 
 
 # ---------------------------------------------------------------- server -> browser
@@ -177,9 +274,11 @@ def get_message(request_id: int, component: bytes, prop: str) -> bytes:
     )
 
 
-def hello_message(session_id: str, resumed: bool) -> bytes:
-    """``hello``: first message on every socket; names the session, says if it resumed."""
-    return orjson.dumps({"type": "hello", "session": session_id, "resumed": resumed})
+def hello_message(session_id: str, secret: str, resumed: bool) -> bytes:
+    """``hello``: answers ``join``; names the session and the secret that resumes it."""
+    return orjson.dumps(
+        {"type": "hello", "session": session_id, "secret": secret, "resumed": resumed}
+    )
 
 
 def error_message(message: str) -> bytes:
@@ -193,3 +292,16 @@ PONG = b'{"type":"pong"}'
 def frame(messages: list[bytes]) -> bytes:
     """Join pre-encoded messages into one server frame."""
     return b"[" + b",".join(messages) + b"]"
+
+
+def numbered(number: int, message: bytes) -> bytes:
+    """``message`` with its number ``n`` as its first field."""
+    return b'{"n":' + str(number).encode() + b"," + message[1:]
+
+
+PATCH_PREFIX = b'{"__dash_patch_update"'
+
+
+def is_patch(encoded_value: bytes) -> bool:
+    """True when an encoded prop value is a Dash ``Patch``, a change on top of the old value."""
+    return encoded_value.startswith(PATCH_PREFIX)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from . import protocol
+
 
 class ReplayBuffer:
     """Sent messages not yet acknowledged, in order."""
@@ -27,7 +29,7 @@ class ReplayBuffer:
         """Number these messages, keep them, and return them as sent."""
         numbered = []
         for message in messages:
-            stamped = b'{"n":' + str(self.next_number).encode() + b"," + message[1:]
+            stamped = protocol.numbered(self.next_number, message)
             self._held.append((self.next_number, stamped))
             self.held_bytes += len(stamped)
             self.next_number += 1

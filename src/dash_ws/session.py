@@ -11,6 +11,13 @@ the grace period ends, the session shuts down: ``is_shutdown`` turns on,
 pending reads fail, running async callbacks are cancelled and, after a short
 grace, persistent ones; nothing of the page outlives it.
 
+A session belongs to whoever opened it: resuming it takes the secret its
+last ``hello`` gave the page (a new one on every socket) and the same
+identity, so a session id seen in a log or guessed is worth nothing.
+
+Its lifecycle is one ``SessionState``; every change of state goes through
+``_enter``, which holds the allowed transitions.
+
 Everything here runs on the session's event loop, except the few methods
 documented as thread-safe, which sync callbacks call from worker threads.
 """
@@ -18,6 +25,8 @@ documented as thread-safe, which sync callbacks call from worker threads.
 from __future__ import annotations
 
 import asyncio
+import enum
+import hmac
 import logging
 import secrets
 import time
@@ -27,14 +36,39 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from . import protocol
-from .errors import ComponentNotFound, SocketClosed, UnsupportedDash
+from .errors import ComponentNotFound, InvalidState, SocketClosed, UnsupportedDash
 from .outbox import Outbox, OutboxOverflow
 from .protocol import CloseCode, ComponentId
 from .replay import ReplayBuffer
 
 logger = logging.getLogger("dash_ws")
 
-_PATCH_PREFIX = b'{"__dash_patch_update"'
+
+class SessionState(enum.Enum):
+    """Where a page session is in its life."""
+
+    DETACHED = "detached"
+    """No socket: just made, or its connection dropped and it waits for the page."""
+    ATTACHED = "attached"
+    """Serving the page through one socket."""
+    CLOSING = "closing"
+    """The server is closing the page's socket; the session ends once it has."""
+    ENDED = "ended"
+    """The page is gone for good; nothing runs for it any more."""
+
+
+_TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
+    SessionState.DETACHED: frozenset(
+        {SessionState.ATTACHED, SessionState.CLOSING, SessionState.ENDED}
+    ),
+    SessionState.ATTACHED: frozenset(
+        {SessionState.DETACHED, SessionState.CLOSING, SessionState.ENDED}
+    ),
+    SessionState.CLOSING: frozenset({SessionState.ENDED}),
+    SessionState.ENDED: frozenset(),
+}
+
+_LIVE = frozenset({SessionState.DETACHED, SessionState.ATTACHED})
 
 
 class Transport(Protocol):
@@ -52,7 +86,10 @@ class SessionLimits:
     outbox_bytes: int = 8 * 1024 * 1024
     frame_bytes: int = 256 * 1024
     send_timeout: float = 30.0
-    inbound_message_bytes: int = 4 * 1024 * 1024
+    close_timeout: float = 5.0
+    inbound_message_bytes: int = 16 * 1024 * 1024
+    call_bytes: int = 64 * 1024 * 1024
+    sync_workers: int = 4
     inactivity_timeout: float = 300.0
     liveness_timeout: float = 45.0
     resume_grace: float = 30.0
@@ -69,13 +106,25 @@ class SessionLimits:
 class PageSession:
     """State and lifetime of one page, attached to at most one socket at a time."""
 
-    def __init__(self, limits: SessionLimits, on_end: Callable[[PageSession], None]) -> None:
+    def __init__(
+        self,
+        limits: SessionLimits,
+        on_end: Callable[[PageSession], None],
+        identity: Any = None,
+    ) -> None:
         self.loop = asyncio.get_running_loop()
         self.id = secrets.token_urlsafe(18)
+        self.secret = ""
+        self.identity = identity
+        self.handshake: Any = None
+        """The upgrade request of the page's latest socket, as the endpoint admitted it."""
+        self.opened_at = time.time()
         self.limits = limits
         self.handle = WebSocket(self)
-        self.is_shutdown = False
+        self.state = SessionState.DETACHED
         self.close_code: int | None = None
+        self.call_bytes = 0
+        self.sync_slots = asyncio.Semaphore(limits.sync_workers)
         self.outbox = Outbox(limits.buffer_bytes)
         self.replay = ReplayBuffer(limits.buffer_bytes)
         self.pending_reads: dict[int, tuple[asyncio.Future, bytes]] = {}
@@ -93,38 +142,74 @@ class PageSession:
         self._inactivity_timer: asyncio.TimerHandle | None = None
         self._liveness_timer: asyncio.TimerHandle | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
+        self._chores: set[asyncio.TimerHandle] = set()
         self._arm_inactivity_timer(limits.inactivity_timeout)
 
     @property
+    def is_shutdown(self) -> bool:
+        return self.state is SessionState.ENDED
+
+    @property
+    def is_live(self) -> bool:
+        """Attached or waiting for its page: neither closing nor ended."""
+        return self.state in _LIVE
+
+    @property
     def is_detached(self) -> bool:
-        return self._transport is None and not self.is_shutdown
+        return self.state is SessionState.DETACHED
 
     def serves(self, transport: Transport) -> bool:
         """True while ``transport`` is this session's socket (not one it has moved on from)."""
         return self._transport is transport
 
+    def _enter(self, state: SessionState) -> None:
+        """Move to ``state``; every change of state goes through here."""
+        if state not in _TRANSITIONS[self.state]:
+            raise InvalidState(f"a {self.state.value} session cannot become {state.value}")
+        self.state = state
+
     # ---------------------------------------------------------------- sockets
+
+    def may_resume(self, secret: str, identity: Any, seen: int) -> bool:
+        """True when a socket naming this session may take it over. Changes nothing.
+
+        It must hold the secret of the session's last ``hello`` and the
+        identity of the page that opened it, and the session must still keep
+        every message after ``seen``. A failed attempt leaves a live page alone.
+        """
+        return (
+            self.is_live
+            and bool(self.secret)
+            and hmac.compare_digest(self.secret.encode(), secret.encode())
+            and identity == self.identity
+            and self.replay.after(seen) is not None
+        )
 
     async def attach(self, transport: Transport, resume_after: int | None) -> bool:
         """Serve the page through ``transport``.
 
         With ``resume_after`` (the last message number the page saw), first
         re-send what it missed and the reads still waiting for it; False,
-        and nothing attached, when some of that is no longer kept.
+        and nothing changed, when some of that is no longer kept. A socket
+        that resumes a session still attached to a half-open socket takes
+        it over, and the old socket is closed.
         """
         missed: list[bytes] = []
         if resume_after is not None:
             kept = self.replay.after(resume_after)
-            if kept is None:
+            if kept is None or not self.is_live:
                 return False
             missed = kept
-        if self._grace_timer is not None:
-            self._grace_timer.cancel()
-            self._grace_timer = None
+        if self.state is SessionState.ATTACHED:
+            self._let_go(CloseCode.GOING_AWAY, "the page resumed on another socket")
+        self._enter(SessionState.ATTACHED)
+        self._cancel_timer(self._grace_timer)
+        self._grace_timer = None
         self._transport = transport
+        self.secret = secrets.token_urlsafe(24)
         self.heard()
         self._arm_liveness_timer(self.limits.liveness_timeout)
-        hello = protocol.hello_message(self.id, resumed=resume_after is not None)
+        hello = protocol.hello_message(self.id, self.secret, resumed=resume_after is not None)
         unanswered = [message for _, message in self.pending_reads.values()]
         await transport.send(protocol.frame([hello, *missed, *self.replay.number(unanswered)]))
         self.touch()
@@ -134,12 +219,20 @@ class PageSession:
 
     def detach(self) -> None:
         """The socket dropped: keep running for the grace period, waiting for the page."""
-        if self.is_shutdown:
+        if self.state is not SessionState.ATTACHED:
             return
+        self._enter(SessionState.DETACHED)
         self._transport = None
         self._stop_sender()
         self._cancel_timer(self._liveness_timer)
         self._grace_timer = self.loop.call_later(self.limits.resume_grace, self._grace_over)
+
+    def _let_go(self, code: int, reason: str) -> None:
+        """Close the socket this session is leaving, without waiting for it."""
+        old = self._transport
+        self.detach()
+        if old is not None:
+            asyncio.ensure_future(_quietly(old.close(code, reason), self.limits.close_timeout))
 
     def _grace_over(self) -> None:
         logger.info("dash-ws: page %s did not come back; ending its session", self.id[:8])
@@ -153,11 +246,11 @@ class PageSession:
         Values are encoded in the calling thread, so a sync callback pays for
         its own serialization instead of the event loop.
         """
-        if self.is_shutdown or self.close_code is not None:
+        if not self.is_live:
             return
         component = protocol.encode_component_id(component_id)
         encoded = {name: protocol.encode_value(value) for name, value in props.items()}
-        patched = frozenset(n for n, v in encoded.items() if v.startswith(_PATCH_PREFIX))
+        patched = frozenset(n for n, v in encoded.items() if protocol.is_patch(v))
         if patched and not self.limits.streams_patches:
             raise UnsupportedDash(
                 "streaming a Patch needs dash>=3.3: this Dash's renderer would replace the "
@@ -167,7 +260,7 @@ class PageSession:
 
     def send_message(self, message: bytes) -> None:
         """Queue one pre-encoded message; loop only."""
-        if self.close_code is not None or self.is_shutdown:
+        if not self.is_live:
             return
         try:
             self.outbox.put(message)
@@ -193,7 +286,7 @@ class PageSession:
                 pass
 
     def _queue_set(self, component: bytes, props: dict[str, bytes], patched: frozenset) -> None:
-        if self.close_code is not None or self.is_shutdown:
+        if not self.is_live:
             return
         try:
             self.outbox.put_set(component, props, patched)
@@ -255,7 +348,7 @@ class PageSession:
     # ---------------------------------------------------------------- reads
 
     async def get_prop(self, component_id: ComponentId, prop_name: str, timeout: float) -> Any:
-        if self.is_shutdown or self.close_code is not None:
+        if not self.is_live:
             raise SocketClosed("the page's socket is closed")
         request_id = self._next_read_id
         self._next_read_id += 1
@@ -295,14 +388,31 @@ class PageSession:
         """Track an event callback so the end of the session cancels it."""
         self._track(work, self.running_calls)
 
-    def run_persistent(self, work: Awaitable[None]) -> None:
+    def run_persistent(self, work: Awaitable[None], name: str) -> None:
         """Track a persistent callback, stopped when the session ends."""
-        self._track(work, self.persistent_tasks)
+        self._track(work, self.persistent_tasks).set_name(name)
 
-    def _track(self, work: Awaitable[None], tasks: set[asyncio.Future]) -> None:
+    def _track(self, work: Awaitable[None], tasks: set[asyncio.Future]) -> asyncio.Task:
         task = asyncio.ensure_future(work)
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+        return task
+
+    @property
+    def persistent_names(self) -> list[str]:
+        """The persistent callbacks running for this page."""
+        return sorted(task.get_name() for task in self.persistent_tasks if not task.done())
+
+    def after(self, delay: float, function: Callable[[], None]) -> None:
+        """Run ``function`` on the loop in ``delay`` seconds, unless the session has ended."""
+
+        def run() -> None:
+            self._chores.discard(timer)
+            if self.is_live:
+                function()
+
+        timer = self.loop.call_later(delay, run)
+        self._chores.add(timer)
 
     # ---------------------------------------------------------------- lifetime
 
@@ -327,7 +437,7 @@ class PageSession:
             self.limits.liveness_timeout,
         )
         # Not ``close``: the session stays, detached, for the page to resume.
-        asyncio.ensure_future(_quietly(transport.close(1011, "no heartbeat")))
+        self._let_go(CloseCode.NO_HEARTBEAT, "no heartbeat")
 
     @staticmethod
     def _cancel_timer(timer: asyncio.TimerHandle | None) -> None:
@@ -354,19 +464,28 @@ class PageSession:
         """Close the page's socket from the server and end the session.
 
         What is already queued leaves first, except for a page that is too
-        slow to take it.
+        slow to take it. The session ends when the page has seen the close,
+        or ``close_timeout`` seconds later if it does not answer: a page that
+        stopped reading holds nothing here for longer than that.
         """
-        if self.close_code is not None or self.is_shutdown:
+        if not self.is_live:
             return
+        self._enter(SessionState.CLOSING)
         self.close_code = code
         transport = self._transport
         self._stop_sender()
         if transport is None:
             await self.shutdown()
             return
+        timeout = self.limits.close_timeout
         if code != CloseCode.TOO_SLOW:
-            await _quietly(self._flush(transport))
-        await _quietly(transport.close(code, reason))
+            await _quietly(self._flush(transport), timeout)
+        await _quietly(transport.close(code, protocol.close_reason(reason)), timeout)
+        self._grace_timer = self.loop.call_later(timeout, self._close_unanswered)
+
+    def _close_unanswered(self) -> None:
+        logger.info("dash-ws: page %s did not answer its close; ending its session", self.id[:8])
+        asyncio.ensure_future(self.shutdown())
 
     async def _flush(self, transport: Transport) -> None:
         while self.outbox:
@@ -377,10 +496,16 @@ class PageSession:
         """The page is gone for good: stop everything that runs for it."""
         if self.is_shutdown:
             return
-        self.is_shutdown = True
+        self._enter(SessionState.ENDED)
         self._transport = None
-        for timer in (self._inactivity_timer, self._grace_timer, self._liveness_timer):
+        for timer in (
+            self._inactivity_timer,
+            self._grace_timer,
+            self._liveness_timer,
+            *self._chores,
+        ):
             self._cancel_timer(timer)
+        self._chores.clear()
         self._stop_sender()
         self._on_end(self)
         for waiting, _ in self.pending_reads.values():
@@ -398,11 +523,11 @@ class PageSession:
         self.replay = ReplayBuffer(self.limits.buffer_bytes)
 
 
-async def _quietly(operation: Awaitable[Any]) -> None:
-    """Await a socket operation whose failure only means the peer has gone."""
+async def _quietly(operation: Awaitable[Any], timeout: float | None = None) -> None:
+    """Await a socket operation whose failure, or lack of progress, means the peer has gone."""
     try:
-        await operation
-    except Exception:
+        await asyncio.wait_for(operation, timeout)
+    except (Exception, asyncio.TimeoutError):
         logger.debug("dash-ws: socket operation after the peer left", exc_info=True)
 
 
@@ -436,7 +561,7 @@ class WebSocket:
         It stays False while the connection is only dropped and the page may
         still come back (see ``is_detached``).
         """
-        return self._session.is_shutdown or self._session.close_code is not None
+        return not self._session.is_live
 
     @property
     def is_detached(self) -> bool:

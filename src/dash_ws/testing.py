@@ -79,8 +79,8 @@ class _Transport(Protocol):
     async def close(self, code: int = 1001) -> None: ...
 
 
-# Opens a transport; takes extra query parameters (the session to resume).
-_Connector = Callable[[dict], Awaitable[_Transport]]
+# Opens a transport to the socket.
+_Connector = Callable[[], Awaitable[_Transport]]
 
 
 @dataclass
@@ -95,8 +95,11 @@ class PageClient:
     errors: list[str] = field(default_factory=list)
     closed: Closed | None = None
     session_id: str | None = None
+    session_secret: str | None = None
     resumed: bool = False
     seen: int = 0
+    answers_gets: bool = True
+    """Answer the server's ``get_prop`` requests; False leaves them unanswered, as a stuck page."""
 
     def __post_init__(self) -> None:
         self._call_ids = count(1)
@@ -107,6 +110,13 @@ class PageClient:
         self._reader = asyncio.ensure_future(self._read())
 
     # ---------------------------------------------------------------- actions
+
+    async def join(self, resume: bool = False) -> None:
+        """Send the socket's first message: start a session, or resume this page's."""
+        message: dict[str, Any] = {"type": "join"}
+        if resume and self.session_id is not None:
+            message.update(session=self.session_id, secret=self.session_secret, seen=self.seen)
+        await self.transport.send(json.dumps(message))
 
     async def ready(self) -> None:
         """Say the page has rendered: the server starts persistent callbacks."""
@@ -137,7 +147,13 @@ class PageClient:
         answer = asyncio.get_running_loop().create_future()
         self._results[call_id] = answer
         message = json.dumps(
-            {"type": "call", "id": call_id, "body": body, "headers": headers or {}}
+            {
+                "type": "call",
+                "id": call_id,
+                "output": body.get("output"),
+                "body": json.dumps(body),
+                "headers": headers or {},
+            }
         )
         self._unanswered[call_id] = message
         asyncio.ensure_future(self.transport.send(message))
@@ -178,8 +194,9 @@ class PageClient:
         self._reader.cancel()  # a socket not yet seen to fail is abandoned, as browsers do
         self.closed = None
         self._hello_seen = False
-        self.transport = await self.connector({"session": self.session_id, "seen": str(self.seen)})
+        self.transport = await self.connector()
         self._reader = asyncio.ensure_future(self._read())
+        await self.join(resume=True)
         await self.opened()
         if self.resumed:
             for message in self._unanswered.values():
@@ -243,6 +260,7 @@ class PageClient:
                 self._fail_unanswered("the server no longer knew this page's session")
                 self.seen = 0
             self.session_id = message["session"]
+            self.session_secret = message["secret"]
             self.resumed = message["resumed"]
             self._hello_seen = True
         elif kind == "set":
@@ -254,7 +272,7 @@ class PageClient:
                 answer.set_result(
                     CallResult(message["status"], message["content_type"], message["body"])
                 )
-        elif kind == "get":
+        elif kind == "get" and self.answers_gets:
             key = (_hashable(message["component"]), message["prop"])
             component_known = any(k[0] == key[0] for k in self.props)
             reply = {
@@ -326,7 +344,12 @@ class _NetworkTransport:
         self._connection = connection
 
     async def send(self, text: str) -> None:
-        await self._connection.send(text)
+        import websockets
+
+        try:
+            await self._connection.send(text)
+        except websockets.ConnectionClosed:
+            pass  # the reader reports how the socket ended
 
     async def receive(self) -> str | Closed:
         import websockets
@@ -360,13 +383,19 @@ class TestClient:
         headers: dict[str, str] | None = None,
         origin: str | None = None,
         protocol_version: int = protocol.VERSION,
+        page: str | None = None,
     ) -> AsyncIterator[PageClient]:
-        """A page of the app; ``headers`` (cookies included) as the browser would send."""
+        """A page of the app; ``headers`` (cookies included) as the browser would send.
+
+        ``page`` is the page's URL path (and query) as the browser shows it;
+        by default the app's root page.
+        """
         scheme, host = self.base_url.split("://", 1)
         page_headers = {"host": host, "origin": origin or self.base_url, **(headers or {})}
+        page_url = page or self.app.config.requests_pathname_prefix
 
-        async def connector(extra_query: dict) -> _Transport:
-            query = urlencode({"v": protocol_version, **extra_query})
+        async def connector() -> _Transport:
+            query = urlencode({"v": protocol_version, "page": page_url})
             scope = {
                 "type": "websocket",
                 "asgi": {"version": "3.0"},
@@ -385,27 +414,35 @@ class TestClient:
             await transport.accepted()
             return transport
 
-        page = PageClient(self.app, await connector({}), connector)
-        await page.opened()
+        client = PageClient(self.app, await connector(), connector)
+        await client.join()
+        await client.opened()
         try:
-            yield page
+            yield client
         finally:
-            await page.close()
+            await client.close()
 
 
 @asynccontextmanager
-async def connect(url: str, app: Dash | None = None, **options: Any) -> AsyncIterator[PageClient]:
-    """A page on a running server at ``url`` (``ws://host:port/_dash-ws/socket``)."""
+async def connect(
+    url: str, app: Dash | None = None, page: str = "/", **options: Any
+) -> AsyncIterator[PageClient]:
+    """A page on a running server at ``url`` (``ws://host:port/_dash-ws/socket``).
+
+    ``page`` is the URL path of the page that opens the socket; ``options``
+    go to ``websockets.connect`` (``additional_headers`` for cookies).
+    """
     import websockets
 
-    async def connector(extra_query: dict) -> _Transport:
+    async def connector() -> _Transport:
         separator = "&" if "?" in url else "?"
-        query = urlencode({"v": protocol.VERSION, **extra_query})
+        query = urlencode({"v": protocol.VERSION, "page": page})
         return _NetworkTransport(await websockets.connect(f"{url}{separator}{query}", **options))
 
-    page = PageClient(app, await connector({}), connector)
-    await page.opened()
+    client = PageClient(app, await connector(), connector)
+    await client.join()
+    await client.opened()
     try:
-        yield page
+        yield client
     finally:
-        await page.close()
+        await client.close()

@@ -17,13 +17,27 @@ def test_call_is_parsed_with_body_headers_and_query():
         {
             "type": "call",
             "id": 7,
-            "body": {"output": "a.children"},
+            "output": "a.children",
+            "body": '{"output":"a.children","inputs":["é"]}',
             "headers": {"X-A": "1"},
             "query": "endId=x",
         }
     )
     message = protocol.parse_inbound(frame, LIMIT)
-    assert message == protocol.Call(7, {"output": "a.children"}, {"X-A": "1"}, "endId=x")
+    assert message == protocol.Call(
+        7,
+        "a.children",
+        '{"output":"a.children","inputs":["é"]}'.encode(),
+        {"X-A": "1"},
+        "endId=x",
+    )
+
+
+def test_join_starts_or_resumes_a_session():
+    assert protocol.parse_inbound('{"type":"join"}', LIMIT) == protocol.Join()
+    resume = '{"type":"join","session":"s1","secret":"k","seen":4}'
+    assert protocol.parse_inbound(resume, LIMIT) == protocol.Join("s1", "k", 4)
+    assert protocol.Join("s1", "k", 4).resumes and not protocol.Join().resumes
 
 
 def test_prop_reply_ready_and_ping_are_parsed():
@@ -40,12 +54,22 @@ def test_prop_reply_ready_and_ping_are_parsed():
         ("{not json", "malformed JSON"),
         ("[1, 2]", "must be a JSON object"),
         ('{"type":"launch"}', "unknown message type 'launch'"),
-        ('{"type":"call","id":1}', "body object with an 'output' string"),
-        ('{"type":"call","id":"1","body":{"output":"a.b"}}', "integer 'id'"),
-        ('{"type":"call","id":true,"body":{"output":"a.b"}}', "integer 'id'"),
-        ('{"type":"call","id":1,"body":{"output":"a.b"},"headers":{"a":1}}', "headers"),
-        ('{"type":"call","id":1,"body":{"output":"a.b"},"query":5}', "query"),
-        ('{"type":"prop","found":true}', "integer 'id'"),
+        ('{"type":["call"]}', "unknown message type"),
+        ('{"type":"call","id":1}', "'output' string and a 'body' string"),
+        ('{"type":"call","id":1,"output":"a.b","body":{"output":"a.b"}}', "'body' string"),
+        ('{"type":"call","id":"1","output":"a.b","body":"{}"}', "positive integer 'id'"),
+        ('{"type":"call","id":true,"output":"a.b","body":"{}"}', "positive integer 'id'"),
+        ('{"type":"call","id":0,"output":"a.b","body":"{}"}', "positive integer 'id'"),
+        ('{"type":"call","id":9007199254740993,"output":"a.b","body":"{}"}', "'id'"),
+        ('{"type":"call","id":1,"output":"a.b","body":"{}","headers":{"a":1}}', "headers"),
+        ('{"type":"call","id":1,"output":"a.b","body":"{}","query":5}', "query"),
+        ('{"type":"call","id":1,"output":"a.b","body":"\\udcff"}', "malformed JSON"),
+        ('{"type":"prop","found":true}', "positive integer 'id'"),
+        ('{"type":"prop","id":1,"found":"yes"}', "boolean 'found'"),
+        ('{"type":"ack","n":-1}', "non-negative integer 'n'"),
+        ('{"type":"join","session":"s"}', "'session' and 'secret'"),
+        ('{"type":"join","session":"s","secret":"k","seen":"2"}', "integer 'seen'"),
+        ('{"type":"join","session":"s","secret":"k","seen":1e3}', "integer 'seen'"),
     ],
 )
 def test_bad_frames_are_refused_with_a_reason(frame, complaint):
@@ -56,6 +80,26 @@ def test_bad_frames_are_refused_with_a_reason(frame, complaint):
 def test_oversized_frame_is_refused_before_parsing():
     with pytest.raises(ProtocolError, match="exceeds the limit of 1024 bytes"):
         protocol.parse_inbound('{"type":"ping","pad":"' + "x" * LIMIT + '"}', LIMIT)
+
+
+def test_deep_nesting_is_refused_as_malformed():
+    nested = '{"type":"prop","id":1,"found":true,"value":' + "[" * 2000 + "]" * 2000 + "}"
+    with pytest.raises(ProtocolError, match="malformed JSON"):
+        protocol.parse_inbound(nested, 10 * LIMIT)
+
+
+def test_the_size_limit_counts_bytes_not_characters():
+    emoji = '{"type":"ping","pad":"' + "\U0001f600" * 300 + '"}'
+    assert len(emoji) < LIMIT < len(emoji.encode())
+    with pytest.raises(ProtocolError, match=f"{len(emoji.encode())} bytes exceeds"):
+        protocol.parse_inbound(emoji, LIMIT)
+
+
+@pytest.mark.parametrize("reason", ["x" * 500, "é" * 200, "\U0001f600" * 100, "short"])
+def test_close_reasons_fit_a_close_frame(reason):
+    cut = protocol.close_reason(reason)
+    assert len(cut.encode()) <= 123
+    assert reason.startswith(cut.removesuffix("...")) and cut.encode().decode() == cut
 
 
 def test_values_are_encoded_as_dash_encodes_outputs():

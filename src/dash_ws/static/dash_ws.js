@@ -16,7 +16,7 @@
 (function () {
   'use strict';
 
-  var PROTOCOL_VERSION = 1;
+  var PROTOCOL_VERSION = 2;
   var CONNECT_WAIT_MS = 5000;
   var RETRY_BASE_MS = 250;
   var RETRY_MAX_MS = 10000;
@@ -71,7 +71,8 @@
     if (this.socket || this.state === 'refused') return;
     clearTimeout(this.retryTimer);
     var scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-    var query = '?v=' + PROTOCOL_VERSION + this.handlers.resumeQuery();
+    var query = '?v=' + PROTOCOL_VERSION + '&page=' +
+      encodeURIComponent(location.pathname + location.search);
     var socket = new WebSocket(scheme + location.host + this.url + query);
     var self = this;
     this.socket = socket;
@@ -83,6 +84,7 @@
       self.retries = 0;
       self.lastHeard = Date.now();
       self.degradeTimer = null;
+      self.send(self.handlers.joinMessage());
       self.setState('open');
       self.startHeartbeat();
       self.settleWaiters(true);
@@ -141,8 +143,9 @@
     this.handlers.onEnded(event.reason || 'closed (' + event.code + ')');
   };
 
+  // Sends a message object, or one already encoded as JSON text.
   Connection.prototype.send = function (message) {
-    this.socket.send(JSON.stringify(message));
+    this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
   };
 
   // Resolves true once open, false if it cannot be opened in time.
@@ -184,13 +187,16 @@
 
   var Session = {
     id: null,
+    secret: null,
     seen: 0,
     acked: 0,
     ackTimer: null,
 
-    resumeQuery: function () {
-      if (!Session.id) return '';
-      return '&session=' + encodeURIComponent(Session.id) + '&seen=' + Session.seen;
+    // The first message on every socket; it names the session to resume, if any.
+    // The secret travels here, never in the socket's URL, which logs record.
+    joinMessage: function () {
+      if (!Session.id) return {type: 'join'};
+      return {type: 'join', session: Session.id, secret: Session.secret, seen: Session.seen};
     },
 
     // True for a message to handle; false for one already handled before a resume.
@@ -217,6 +223,7 @@
     hello: function (message) {
       var lost = Session.id !== null && !message.resumed;
       Session.id = message.session;
+      Session.secret = message.secret;
       if (message.resumed) {
         Calls.resend();
         return;
@@ -335,17 +342,34 @@
       }
       if (!config.all_callbacks && config.outputs.indexOf(body.output) < 0) return null;
       var message = {
-        type: 'call', id: 0, body: body, query: url.search.slice(1),
+        type: 'call', id: 0, output: body.output, body: init.body, query: url.search.slice(1),
         headers: Calls.plainHeaders(init.headers)
       };
       return connection.whenOpen().then(function (opened) {
         if (!opened) return nativeFetch(input, init);
         return new Promise(function (resolve) {
           message.id = Calls.nextId++;
+          var text = JSON.stringify(message);
+          var size = Calls.size(text);
+          if (size > config.max_message_bytes) {
+            var reason = 'the inputs of ' + body.output + ' take ' + size + ' bytes; the ' +
+              'server takes at most ' + config.max_message_bytes + ' (websocket_max_message_bytes)';
+            log('error', reason);
+            resolve(new Response('dash-ws: ' + reason, {
+              status: 413, headers: {'Content-Type': 'text/plain'}
+            }));
+            return;
+          }
           Calls.pending[message.id] = {resolve: resolve, message: message};
-          connection.send(message);
+          connection.send(text);
         });
       });
+    },
+
+    // Bytes of a message on the wire: the server's limit counts bytes, not characters.
+    size: function (text) {
+      if (text.length * 3 <= config.max_message_bytes) return text.length;
+      return new TextEncoder().encode(text).length;
     },
 
     answer: function (message) {
@@ -414,12 +438,13 @@
   window.dash_ws = {state: 'idle', reason: ''};
 
   var connection = new Connection(config.url, {
-    resumeQuery: Session.resumeQuery,
+    joinMessage: Session.joinMessage,
     onState: Page.showStatus,
     onFrame: function (messages) { messages.forEach(handle); },
     onEnded: function (reason) {
       Calls.failAll(reason);
       Session.id = null;
+      Session.secret = null;
     }
   });
 
