@@ -330,7 +330,9 @@ class _InProcessTransport:
         event = await self._from_app.get()
         if event["type"] == "websocket.send":
             return event.get("text") or event.get("bytes", b"").decode()
-        return Closed(event.get("code", 1000), event.get("reason", ""))
+        code = event.get("code", 1000)
+        await self._to_app.put({"type": "websocket.disconnect", "code": code})  # as a browser does
+        return Closed(code, event.get("reason", ""))
 
     async def close(self, code: int = 1001) -> None:
         await self._to_app.put({"type": "websocket.disconnect", "code": code})
@@ -384,11 +386,13 @@ class TestClient:
         origin: str | None = None,
         protocol_version: int = protocol.VERSION,
         page: str | None = None,
+        join: bool = True,
     ) -> AsyncIterator[PageClient]:
         """A page of the app; ``headers`` (cookies included) as the browser would send.
 
         ``page`` is the page's URL path (and query) as the browser shows it;
-        by default the app's root page.
+        by default the app's root page. ``join=False`` opens the socket and
+        sends nothing, for a test to choose the first message itself.
         """
         scheme, host = self.base_url.split("://", 1)
         page_headers = {"host": host, "origin": origin or self.base_url, **(headers or {})}
@@ -414,18 +418,13 @@ class TestClient:
             await transport.accepted()
             return transport
 
-        client = PageClient(self.app, await connector(), connector)
-        await client.join()
-        await client.opened()
-        try:
+        async with _opened(PageClient(self.app, await connector(), connector), join) as client:
             yield client
-        finally:
-            await client.close()
 
 
 @asynccontextmanager
 async def connect(
-    url: str, app: Dash | None = None, page: str = "/", **options: Any
+    url: str, app: Dash | None = None, page: str = "/", join: bool = True, **options: Any
 ) -> AsyncIterator[PageClient]:
     """A page on a running server at ``url`` (``ws://host:port/_dash-ws/socket``).
 
@@ -439,9 +438,15 @@ async def connect(
         query = urlencode({"v": protocol.VERSION, "page": page})
         return _NetworkTransport(await websockets.connect(f"{url}{separator}{query}", **options))
 
-    client = PageClient(app, await connector(), connector)
-    await client.join()
-    await client.opened()
+    async with _opened(PageClient(app, await connector(), connector), join) as client:
+        yield client
+
+
+@asynccontextmanager
+async def _opened(client: PageClient, join: bool) -> AsyncIterator[PageClient]:
+    if join:
+        await client.join()
+        await client.opened()
     try:
         yield client
     finally:
