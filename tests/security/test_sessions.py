@@ -11,8 +11,8 @@ from dash_ws import Dash, ctx, set_props
 from dash_ws.testing import TestClient
 
 
-def basic(user: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:password".encode()).decode()
+def basic(user: str, password: str = "password") -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"authorization": f"Basic {token}"}
 
 
@@ -111,7 +111,7 @@ async def test_a_revoked_user_loses_the_socket_and_its_persistent_feed():
             feed_stopped.set()
 
     client = TestClient(app)
-    async with client.page(headers=basic("bob")) as bob, client.page(headers=basic("eve")) as eve:
+    async with client.page(headers=basic("bob", "secret")) as bob, client.page(headers=basic("eve")) as eve:
         await eve.ready()
         await bob.ready()
         await eve.wait_for(lambda p: len(p.updates) >= 3)
@@ -137,7 +137,7 @@ async def test_operators_list_sessions_and_close_them_by_identity():
     client = TestClient(app)
     async with (
         client.page(headers=basic("alice")) as alice,
-        client.page(headers=basic("bob")) as bob,
+        client.page(headers=basic("bob", "secret")) as bob,
     ):
         await alice.ready()
         await bob.ready()
@@ -166,3 +166,25 @@ async def test_an_app_supplies_its_own_identity():
         await ada.drop()
         await ada.reconnect()
         assert ada.resumed
+
+
+async def test_the_admin_sessions_example_closes_one_users_pages():
+    from examples.admin_sessions import app
+
+    client = TestClient(app)
+    async with (
+        client.page(headers=basic("admin", "secret")) as admin,
+        client.page(headers=basic("bob", "secret")) as bob,
+    ):
+        await bob.ready()
+        await bob.wait_for(lambda p: p.updates)
+        table = (await admin.call("sessions.children", inputs=[1])).outputs["sessions"]
+        users = [row["props"]["children"][0]["props"]["children"] for row in table["children"][1:]]
+        assert sorted(users) == ["admin", "bob"]
+        assert (await bob.call("closed.children", inputs=[1], state=["admin"])).outputs == {
+            "closed": {"children": "only admin may close pages"}
+        }
+        closed = await admin.call("closed.children", inputs=[1], state=["bob"])
+        assert closed.outputs == {"closed": {"children": "closed 1 page(s) of bob"}}
+        await bob.wait_for(lambda p: p.closed is not None)
+        assert (bob.closed.code, bob.closed.reason) == (4001, "closed by admin")
