@@ -34,6 +34,6 @@ for version in $VERSIONS; do
     "$venv/bin/python" -m pip install -q --upgrade pip
     "$venv/bin/python" -m pip install -q -e ".[test]" "dash==$version"
     "$venv/bin/python" -c "import dash; assert dash.__version__ == '$version', dash.__version__"
-    "$venv/bin/python" -m pytest tests/unit tests/integration -q -p no:cacheprovider
+    "$venv/bin/python" -m pytest tests/unit tests/integration tests/security -q -p no:cacheprovider
     "$venv/bin/python" -m pytest tests/browser -q -p no:cacheprovider -k "$(browser_subset "$version")"
 done

@@ -23,7 +23,7 @@ fi
 # Playwright's sync API keeps an event loop running in the main thread once a
 # browser is up, so the asyncio tests run in their own pytest process first.
 if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then
-    .venv/bin/python -m pytest tests/unit tests/integration "$@"
+    .venv/bin/python -m pytest tests/unit tests/integration tests/security "$@"
     exec .venv/bin/python -m pytest tests/browser "$@"
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -6,8 +6,10 @@ import threading
 
 from dash import Input, Output, html
 
-from dash_ws import Dash
+from dash_ws import Dash, dash_adapter
 from dash_ws.testing import TestClient
+
+from ..integration.compat import needs_async_callbacks
 
 MiB = 1024 * 1024
 
@@ -21,10 +23,12 @@ def make_app(**options) -> Dash:
     app.release_threads = threading.Event()
     app.threads_held = threading.Semaphore(0)
 
-    @app.callback(Output("held", "children"), Input("go", "title"))
-    async def held(payload):
-        await app.release.wait()
-        return len(payload)
+    if dash_adapter.HAS_ASYNC_CALLBACKS:
+
+        @app.callback(Output("held", "children"), Input("go", "title"))
+        async def held(payload):
+            await app.release.wait()
+            return len(payload)
 
     @app.callback(Output("sync", "children"), Input("go", "n_clicks"))
     def sync_held(n_clicks):
@@ -58,6 +62,7 @@ async def answer_of(call: asyncio.Future):
     return await asyncio.wait_for(call, 30)
 
 
+@needs_async_callbacks
 async def test_a_page_past_its_budget_is_answered_413_at_once_and_others_go_on():
     app = make_app(websocket_page_call_bytes=8 * MiB)
     client = TestClient(app)
@@ -75,6 +80,7 @@ async def test_a_page_past_its_budget_is_answered_413_at_once_and_others_go_on()
     assert app.asgi.endpoint.held_call_bytes == 0
 
 
+@needs_async_callbacks
 async def test_all_pages_together_are_answered_503_past_the_process_budget():
     app = make_app(websocket_page_call_bytes=8 * MiB, websocket_call_bytes=12 * MiB)
     client = TestClient(app)
