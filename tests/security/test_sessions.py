@@ -111,7 +111,7 @@ async def test_a_revoked_user_loses_the_socket_and_its_persistent_feed():
             feed_stopped.set()
 
     client = TestClient(app)
-    async with client.page(headers=basic("bob", "secret")) as bob, client.page(headers=basic("eve")) as eve:
+    async with client.page(headers=basic("bob")) as bob, client.page(headers=basic("eve")) as eve:
         await eve.ready()
         await bob.ready()
         await eve.wait_for(lambda p: len(p.updates) >= 3)
