@@ -140,3 +140,24 @@ async def test_updates_from_threads_keep_their_order():
     await settle()
     assert [m["props"]["children"] for m in socket.messages] == list(range(500))
     await session.shutdown()
+
+
+class DeafSocket(FakeSocket):
+    """A page that stopped reading: writes and the closing handshake never complete."""
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed_with = (code, reason)
+        await asyncio.Event().wait()
+
+
+async def test_a_close_the_page_never_answers_still_ends_the_session():
+    socket = DeafSocket()
+    ended = asyncio.Event()
+    session = PageSession(SessionLimits(close_timeout=0.05), on_end=lambda _: ended.set())
+    await session.attach(socket, resume_after=None)
+    socket.reading.clear()
+    session.stream_props("a", {"children": 1})
+    await session.close(CloseCode.TOO_SLOW, "client too slow")
+    assert session.state.value == "closing" and socket.closed_with[0] == CloseCode.TOO_SLOW
+    await asyncio.wait_for(ended.wait(), 30)
+    assert session.is_shutdown
