@@ -78,7 +78,13 @@ class SocketEndpoint:
         websocket = StarletteWebSocket(scope, receive, send)
         handshake = Handshake.from_scope(scope)
         refusal = await self._refusal(websocket, handshake)
-        identity = None if refusal else await self._identity(handshake)
+        identity = None
+        if refusal is None:
+            try:
+                identity = await self._identity(handshake)
+            except Exception:
+                logger.exception("dash-ws: websocket_identity raised")
+                refusal = CloseCode.UNAUTHORIZED, "the app could not tell whose page this is"
         await websocket.accept()
         if refusal is not None:
             code, reason = refusal

@@ -188,3 +188,14 @@ async def test_the_admin_sessions_example_closes_one_users_pages():
         assert closed.outputs == {"closed": {"children": "closed 1 page(s) of bob"}}
         await bob.wait_for(lambda p: p.closed is not None)
         assert (bob.closed.code, bob.closed.reason) == (4001, "closed by admin")
+
+
+async def test_an_identity_function_that_raises_refuses_the_page(caplog):
+    def broken_identity():
+        raise KeyError("user")
+
+    client = TestClient(make_app(websocket_identity=broken_identity))
+    async with client.page(headers=basic("ada")) as page:
+        await page.wait_for(lambda p: p.closed is not None)
+    assert page.closed.code == 4001 and "whose page" in page.closed.reason
+    assert "websocket_identity raised" in caplog.text
