@@ -105,12 +105,9 @@ class SocketEndpoint:
         finally:
             if self._handlers.get(session) is asyncio.current_task():
                 del self._handlers[session]
-        if not session.serves(transport):
-            return  # a half-open socket ending after the page resumed on a new one
-        if page_left or not session.is_live:
-            await session.shutdown()
-        else:
-            session.detach()
+        ending = session.socket_ended(transport, page_left)
+        if ending is not None:
+            await ending
 
     # ---------------------------------------------------------------- admission
 

@@ -7,28 +7,89 @@ fetch (``X-CSRFToken`` and the like). Flask then does what it does for HTTP:
 handlers (Dash's debug error page), ``after_request`` hooks. Async callbacks
 are awaited on the event loop; sync callbacks take the same steps in a worker
 thread.
+
+Admission serves the socket's page through the app's whole WSGI stack
+(``app.server.wsgi_app`` with whatever middleware wraps it, Flask's hooks,
+the page's view and its decorators) and admits only what that serves.
+
+When middleware wraps ``wsgi_app``, every call first goes through it too (the
+"gate"): the call's environ enters the middleware chain marked with a private
+key; if the middleware answers itself, that is the call's answer; if it hands
+the request on to Flask, a URL value preprocessor installed at the front of
+Flask's hooks stops it there with ``_ReachedFlask``, carrying the environ as
+the middleware left it (ProxyFix's address and scheme included), and the call
+is dispatched with that environ. ``_ReachedFlask`` is a ``BaseException``, so
+Flask's and the middleware's ``except Exception`` let it through. An app
+without middleware skips the gate: the path of every call stays as short as
+it was.
+
+A sync decorator around Dash's async view (Flask-Login's ``login_required``)
+calls it through ``app.ensure_sync``, whose ``async_to_sync`` cannot run on
+the event loop: while such a view is called, ``ensure_sync`` hands that one
+function back as it is, and its coroutine is awaited here.
 """
 
 from __future__ import annotations
 
 import inspect
 import io
+import logging
 import sys
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import flask
-import orjson
 from flask.signals import request_started
 
 from . import dash_adapter, protocol
+from .asgi_backend import call_body, page_target, page_verdict, watching_page_render
 from .callbacks import HttpReply, PersistentCallback, Rejection
 from .handshake import Handshake
 from .session import WebSocket
 
 if TYPE_CHECKING:
     import dash_ws
+
+logger = logging.getLogger("dash_ws")
+
+# The environ key that marks a request sent through the middleware gate. No HTTP
+# client can set it: a server turns request headers into HTTP_* keys.
+_GATE_KEY = "dash_ws.gate"
+
+
+class _Gate:
+    """The mark of one gated request; the environ that reached Flask comes back in it."""
+
+    __slots__ = ()
+
+
+class _ReachedFlask(BaseException):
+    """A gated request got through the app's middleware to Flask; stop it there.
+
+    A ``BaseException`` passes through ``except Exception`` handlers, Flask's
+    and the middleware's, back to the gate.
+    """
+
+    def __init__(self, gate: _Gate, environ: dict) -> None:
+        super().__init__("a dash-ws call reached Flask through the app's middleware")
+        self.gate = gate
+        self.environ = environ
+
+
+# The view function a socket call is calling, to be awaited by dash-ws (see ``_run_view``).
+_view_awaited_here: ContextVar[Any] = ContextVar("dash_ws_view_awaited_here", default=None)
+
+
+def _stop_gated_request(endpoint: str | None, values: dict | None) -> None:
+    """First URL value preprocessor of the app: stop a gated request as it reaches Flask."""
+    environ = flask.request.environ
+    gate = environ.get(_GATE_KEY)
+    if isinstance(gate, _Gate):
+        del environ[_GATE_KEY]
+        raise _ReachedFlask(gate, environ)
 
 
 class FlaskCallbackBackend:
@@ -38,6 +99,9 @@ class FlaskCallbackBackend:
         self.app = app
         self.flask: flask.Flask = app.server
         self._update_path = app.config.routes_pathname_prefix + "_dash-update-component"
+        self._install_lock = threading.Lock()
+        self._gate_installed = False
+        self._ensure_sync_installed = False
 
     def is_async(self, output: str) -> bool:
         return dash_adapter.is_async_callback(self.app, output)
@@ -56,11 +120,20 @@ class FlaskCallbackBackend:
         return _run_to_completion(self.dispatch_async(handshake, call))
 
     async def dispatch_async(self, handshake: Handshake, call: protocol.Call) -> HttpReply:
-        """Flask's ``full_dispatch_request``, with the view awaited on this loop."""
-        with self.flask.request_context(self._call_environ(handshake, call)):
+        """Flask's ``full_dispatch_request``, with the view awaited on this loop.
+
+        Behind the app's middleware, if it has any: its answer is the call's
+        answer, and the request it hands to Flask is the one dispatched.
+        """
+        entered = self._through_middleware(self._call_environ(handshake, call))
+        if isinstance(entered, HttpReply):
+            return entered
+        environ, started = entered
+        with self.flask.request_context(environ):
             try:
                 try:
-                    request_started.send(self.flask, _async_wrapper=self.flask.ensure_sync)
+                    if not started:
+                        request_started.send(self.flask, _async_wrapper=self.flask.ensure_sync)
                     returned = self.flask.preprocess_request()
                     if returned is None:
                         returned = await self._run_view()
@@ -76,35 +149,139 @@ class FlaskCallbackBackend:
         if request.routing_exception is not None:
             raise request.routing_exception
         view = self.flask.view_functions[request.url_rule.endpoint]
-        returned = view(**request.view_args)
+        if inspect.iscoroutinefunction(view):
+            return await view(**request.view_args)
+        inner = inspect.unwrap(view)
+        if inner is view or not inspect.iscoroutinefunction(inner):
+            returned = view(**request.view_args)
+        else:
+            # A sync decorator around Dash's async view (Flask-Login's login_required)
+            # runs it through ``app.ensure_sync``: have that hand back the coroutine.
+            self._install_view_ensure_sync()
+            token = _view_awaited_here.set(inner)
+            try:
+                returned = view(**request.view_args)
+            finally:
+                _view_awaited_here.reset(token)
         if inspect.isawaitable(returned):
             returned = await returned
         return returned
 
+    def _install_view_ensure_sync(self) -> None:
+        """Let ``app.ensure_sync`` hand back the view being called, if async, as it is.
+
+        Flask's own would wrap it in asgiref's ``async_to_sync``, which fails
+        on a thread running an event loop and would run a sync callback's
+        view on a loop of its own. Any other function, and every call outside
+        ``_run_view``, gets Flask's own.
+        """
+        if self._ensure_sync_installed:
+            return
+        with self._install_lock:
+            if not self._ensure_sync_installed:
+                flask_ensure_sync = self.flask.ensure_sync
+
+                def ensure_sync(function: Any) -> Any:
+                    if function is _view_awaited_here.get() and inspect.iscoroutinefunction(
+                        function
+                    ):
+                        return function
+                    return flask_ensure_sync(function)
+
+                self.flask.ensure_sync = ensure_sync
+                self._ensure_sync_installed = True
+
     def authorize(self, handshake: Handshake) -> Rejection | None:
-        """Ask the app's ``before_request`` hooks about the handshake, as for any route."""
-        with self.flask.request_context(self._environ(handshake, "GET", handshake.path)):
+        """Serve the socket's page through the app's whole WSGI stack; admit only what it serves.
+
+        A GET of the page's URL with the handshake's cookies and headers goes
+        through ``app.server`` as an HTTP request would: middleware around
+        ``wsgi_app``, ``before_request`` hooks, the page's view and its
+        decorators. Runs in the calling thread, which has no event loop, so
+        Flask's async hooks run through asgiref.
+        """
+        target = page_target(self.app, handshake)
+        if isinstance(target, Rejection):
+            return target
+        environ = self._environ(handshake, "GET", target.wsgi_path, target.query)
+        with watching_page_render() as rendered:
             try:
-                returned = self.flask.preprocess_request()
+                status_line = _wsgi_status(self.flask, environ)
             except Exception as error:
-                returned = self.flask.handle_user_exception(error)
-            if returned is None:
-                return None
-            response = self.flask.make_response(returned)
-            return Rejection(response.status_code, f"refused by the app (HTTP {response.status})")
+                logger.exception("dash-ws: the app raised while serving %s", target.shown)
+                return Rejection(500, f"refused by the app (serving the page raised {error!r})")
+        try:
+            status = int(status_line.split(None, 1)[0])
+        except (ValueError, IndexError):
+            return Rejection(500, f"refused by the app (HTTP status {status_line!r})")
+        return page_verdict(status, status_line, bool(rendered), target)
 
     @contextmanager
     def persistent_scope(self, handshake: Handshake, websocket: WebSocket) -> Iterator[None]:
-        with self.flask.request_context(self._environ(handshake, "GET", handshake.path)):
+        """The request context of the page as admitted: its URL, behind the app's middleware."""
+        target = page_target(self.app, handshake)
+        if isinstance(target, Rejection):
+            raise PermissionError(target.reason)
+        entered = self._through_middleware(
+            self._environ(handshake, "GET", target.wsgi_path, target.query)
+        )
+        if isinstance(entered, HttpReply):
+            raise PermissionError(f"the app's middleware refused the page (HTTP {entered.status})")
+        with self.flask.request_context(entered[0]):
             with dash_adapter.callback_scope(websocket, handshake):
                 yield
+
+    # ---------------------------------------------------------------- the middleware gate
+
+    def _has_middleware(self) -> bool:
+        """Whether something wraps Flask's own WSGI app (checked per call: it may change)."""
+        wsgi_app = self.flask.wsgi_app
+        return (
+            getattr(wsgi_app, "__func__", None) is not flask.Flask.wsgi_app
+            or getattr(wsgi_app, "__self__", None) is not self.flask
+            or type(self.flask).__call__ is not flask.Flask.__call__
+        )
+
+    def _install_gate(self) -> None:
+        """Put ``_stop_gated_request`` first among the app's URL value preprocessors, once."""
+        if self._gate_installed:
+            return
+        with self._install_lock:
+            if not self._gate_installed:
+                preprocessors = self.flask.url_value_preprocessors
+                # A new list, not an insert: requests iterating the old one are undisturbed.
+                preprocessors[None] = [_stop_gated_request, *preprocessors.get(None, ())]
+                self._gate_installed = True
+
+    def _through_middleware(self, environ: dict) -> tuple[dict, bool] | HttpReply:
+        """Send ``environ`` through the app's middleware, if it has any, up to Flask.
+
+        Returns the environ as it reached Flask and whether Flask has already
+        sent ``request_started`` for it, or the middleware's own answer.
+        """
+        if not self._has_middleware():
+            return environ, False
+        self._install_gate()
+        gate = _Gate()
+        environ[_GATE_KEY] = gate
+        collected = _WsgiResponse()
+        try:
+            body = self.flask(environ, collected.start_response)
+            collected.read(body)
+        except _ReachedFlask as reached:
+            if reached.gate is not gate:
+                raise
+            return reached.environ, True
+        finally:
+            environ.pop(_GATE_KEY, None)
+        return collected.reply()
 
     def _call_environ(self, handshake: Handshake, call: protocol.Call) -> dict:
         headers = {
             "content-type": "application/json",
             **{k.lower(): v for k, v in call.headers.items()},
         }
-        body = orjson.dumps(call.body)
+        body = call_body(call)
         return self._environ(handshake, "POST", self._update_path, call.query, body, headers)
 
     def _environ(
@@ -165,3 +342,54 @@ def _reply(response: flask.Response) -> HttpReply:
         content_type=response.headers.get("Content-Type", ""),
         body=response.get_data(),
     )
+
+
+class _WsgiResponse:
+    """A WSGI ``start_response`` and reader that keep the response in memory."""
+
+    def __init__(self) -> None:
+        self.status = ""
+        self.headers: list[tuple[str, str]] = []
+        self.chunks: list[bytes] = []
+
+    def start_response(self, status: str, headers: list, exc_info: Any = None) -> Any:
+        self.status, self.headers = status, list(headers)
+        return self.chunks.append
+
+    def read(self, body: Iterable[bytes]) -> None:
+        try:
+            for chunk in body:
+                self.chunks.append(chunk)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    def reply(self) -> HttpReply:
+        content_type = next(
+            (value for name, value in self.headers if name.lower() == "content-type"), ""
+        )
+        status = int(self.status.split(None, 1)[0]) if self.status else 500
+        return HttpReply(status, content_type, b"".join(self.chunks))
+
+
+def _wsgi_status(wsgi_app: Any, environ: dict) -> str:
+    """The status line ``wsgi_app`` answers ``environ`` with; the body is not read past it.
+
+    An app may call ``start_response`` as late as its first body chunk, so
+    chunks are pulled until it has; the response is then closed.
+    """
+    collected = _WsgiResponse()
+    body = wsgi_app(environ, collected.start_response)
+    try:
+        chunks = iter(body)
+        while not collected.status:
+            try:
+                next(chunks)
+            except StopIteration:
+                break
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return collected.status or "500 INTERNAL SERVER ERROR"

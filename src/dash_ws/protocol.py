@@ -16,6 +16,7 @@ without parsing them again.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -155,20 +156,36 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
 
 
 def _parse_call(message: dict) -> Call:
-    output = message.get("output")
     body = message.get("body")
-    if not isinstance(output, str) or not isinstance(body, str):
-        raise ProtocolError("call needs an 'output' string and a 'body' string (JSON text)")
+    if not isinstance(body, str):
+        raise ProtocolError("call needs a 'body' string: the renderer's JSON text")
+    output = _output_of(body)
     headers = message.get("headers") or {}
     if not isinstance(headers, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        _is_header_name(k) and _is_header_value(v) for k, v in headers.items()
     ):
-        raise ProtocolError("call headers must map strings to strings")
+        raise ProtocolError("call headers must map header names to Latin-1 strings")
     query = message.get("query") or ""
-    if not isinstance(query, str):
-        raise ProtocolError("call query must be a string")
+    if not isinstance(query, str) or not _QUERY.fullmatch(query):
+        raise ProtocolError("call query must be a string of printable ASCII (percent-encoded)")
     # orjson refuses lone surrogates, so every string it gives encodes to UTF-8.
     return Call(_positive_int(message, "id"), output, body.encode(), headers, query)
+
+
+def _output_of(body: str) -> str:
+    """The output a call body names: what the app will run, so what decides where it runs.
+
+    Read from the body itself, never from a field beside it that could name
+    another callback (a sync one to be run on the event loop, say).
+    """
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"call body is malformed JSON: {exc}") from None
+    output = parsed.get("output") if isinstance(parsed, dict) else None
+    if not isinstance(output, str):
+        raise ProtocolError("call body must be a JSON object with an 'output' string")
+    return output
 
 
 def _parse_prop(message: dict) -> PropReply:
@@ -204,6 +221,21 @@ def _count(message: dict, name: str) -> int:
     if not _is_int(value) or not 0 <= value < _MAX_ID:
         raise ProtocolError(f"{message['type']} needs a non-negative integer {name!r}")
     return value
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+_QUERY = re.compile(r"[\x21-\x7e]*")
+
+
+def _is_header_name(value: Any) -> bool:
+    """An HTTP token (RFC 9110), what a server accepts as a header name."""
+    return isinstance(value, str) and _HEADER_NAME.fullmatch(value) is not None
+
+
+def _is_header_value(value: Any) -> bool:
+    """Latin-1 text without control characters, what WSGI and ASGI can carry."""
+    return isinstance(value, str) and _HEADER_VALUE.fullmatch(value) is not None
 
 
 def _is_int(value: Any) -> bool:

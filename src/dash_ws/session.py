@@ -1,22 +1,23 @@
 """A page session: one browser page and everything running for it, across socket drops.
 
-The session owns the page's outbox and the task that drains it into the
-socket, the numbered messages the page has not acknowledged yet, the
-``get_prop`` requests waiting for the page, and the callbacks running for
-it. A session outlives its socket: when the connection drops, the session is
-detached and keeps running for a grace period, its updates waiting in the
-outbox (coalesced, bounded); a page that reconnects in time resumes it and
-receives everything it missed, in order. When the page leaves for good, or
-the grace period ends, the session shuts down: ``is_shutdown`` turns on,
-pending reads fail, running async callbacks are cancelled and, after a short
-grace, persistent ones; nothing of the page outlives it.
+The session owns what the page is sent (``delivery``), the ``get_prop``
+requests waiting for the page (``prop_reads``), its timers (``deadlines``)
+and the callbacks running for it. A session outlives its socket: when the
+connection drops, the session is detached and keeps running for a grace
+period, its updates waiting in the outbox (coalesced, bounded); a page that
+reconnects in time resumes it and receives everything it missed, in order.
+When the page leaves for good, or the grace period ends, the session shuts
+down: ``is_shutdown`` turns on, pending reads fail, running async callbacks
+are cancelled and, after a short grace, persistent ones; nothing of the page
+outlives it.
 
 A session belongs to whoever opened it: resuming it takes the secret its
 last ``hello`` gave the page (a new one on every socket) and the same
 identity, so a session id seen in a log or guessed is worth nothing.
 
 Its lifecycle is one ``SessionState``; every change of state goes through
-``_enter``, which holds the allowed transitions.
+``_enter``, which holds the allowed transitions, and the session decides
+what the end of a socket means for it (``socket_ended``).
 
 Everything here runs on the session's event loop, except the few methods
 documented as thread-safe, which sync callbacks call from worker threads.
@@ -33,13 +34,15 @@ import time
 from collections.abc import Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from . import protocol
-from .errors import ComponentNotFound, InvalidState, SocketClosed, UnsupportedDash
-from .outbox import Outbox, OutboxOverflow
+from .deadlines import Deadline, IdleTimer
+from .delivery import Delivery, Transport
+from .errors import InvalidState, SocketClosed, UnsupportedDash
+from .outbox import Outbox
+from .prop_reads import PropReads
 from .protocol import CloseCode, ComponentId
-from .replay import ReplayBuffer
 
 logger = logging.getLogger("dash_ws")
 
@@ -69,14 +72,6 @@ _TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
 }
 
 _LIVE = frozenset({SessionState.DETACHED, SessionState.ATTACHED})
-
-
-class Transport(Protocol):
-    """What a session needs from a socket: send a frame, close it."""
-
-    async def send(self, frame: bytes) -> None: ...
-
-    async def close(self, code: int, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -125,25 +120,30 @@ class PageSession:
         self.close_code: int | None = None
         self.call_bytes = 0
         self.sync_slots = asyncio.Semaphore(limits.sync_workers)
-        self.outbox = Outbox(limits.buffer_bytes)
-        self.replay = ReplayBuffer(limits.buffer_bytes)
-        self.pending_reads: dict[int, tuple[asyncio.Future, bytes]] = {}
+        self.delivery = Delivery(
+            self.loop,
+            limits.buffer_bytes,
+            limits.frame_bytes,
+            limits.send_timeout,
+            on_too_slow=self._too_slow,
+            on_sent=self.touch,
+        )
+        self.reads = PropReads(self.loop, self.send_message)
         self.running_calls: set[asyncio.Future] = set()
         self.persistent_tasks: set[asyncio.Future] = set()
         self.persistent_started = False
         self.highest_call_id = 0
         self._on_end = on_end
         self._transport: Transport | None = None
-        self._sender: asyncio.Future | None = None
-        self._next_read_id = 1
-        self._output_ready = asyncio.Event()
-        self._last_activity = time.monotonic()
-        self._last_heard = time.monotonic()
-        self._inactivity_timer: asyncio.TimerHandle | None = None
-        self._liveness_timer: asyncio.TimerHandle | None = None
-        self._grace_timer: asyncio.TimerHandle | None = None
+        self._inactivity = IdleTimer(self.loop, limits.inactivity_timeout, self._inactive)
+        self._liveness = IdleTimer(self.loop, limits.liveness_timeout, self._silent)
+        self._ending = Deadline(self.loop, self._end_soon)
         self._chores: set[asyncio.TimerHandle] = set()
-        self._arm_inactivity_timer(limits.inactivity_timeout)
+        self._inactivity.start()
+
+    @property
+    def outbox(self) -> Outbox:
+        return self.delivery.outbox
 
     @property
     def is_shutdown(self) -> bool:
@@ -182,7 +182,7 @@ class PageSession:
             and bool(self.secret)
             and hmac.compare_digest(self.secret.encode(), secret.encode())
             and identity == self.identity
-            and self.replay.after(seen) is not None
+            and self.delivery.missed_after(seen) is not None
         )
 
     async def attach(self, transport: Transport, resume_after: int | None) -> bool:
@@ -196,26 +196,36 @@ class PageSession:
         """
         missed: list[bytes] = []
         if resume_after is not None:
-            kept = self.replay.after(resume_after)
+            kept = self.delivery.missed_after(resume_after)
             if kept is None or not self.is_live:
                 return False
             missed = kept
         if self.state is SessionState.ATTACHED:
             self._let_go(CloseCode.GOING_AWAY, "the page resumed on another socket")
         self._enter(SessionState.ATTACHED)
-        self._cancel_timer(self._grace_timer)
-        self._grace_timer = None
+        self._ending.stop()
         self._transport = transport
         self.secret = secrets.token_urlsafe(24)
-        self.heard()
-        self._arm_liveness_timer(self.limits.liveness_timeout)
+        self._liveness.start()
         hello = protocol.hello_message(self.id, self.secret, resumed=resume_after is not None)
-        unanswered = [message for _, message in self.pending_reads.values()]
-        await transport.send(protocol.frame([hello, *missed, *self.replay.number(unanswered)]))
+        await self.delivery.start(transport, hello, missed, self.reads.unanswered())
         self.touch()
-        self._sender = asyncio.ensure_future(self._drain_outbox(transport))
-        self._output_ready.set()
         return True
+
+    def socket_ended(self, transport: Transport, page_left: bool) -> Awaitable[None] | None:
+        """The endpoint reports that ``transport`` is over; the session decides what that means.
+
+        A socket the session has moved on from means nothing. The end of the
+        socket of a closing session, or a page that left on purpose, ends the
+        session (the returned awaitable finishes it); a dropped connection
+        detaches it, waiting for the page to come back.
+        """
+        if not self.serves(transport):
+            return None
+        if page_left or not self.is_live:
+            return self.shutdown()
+        self.detach()
+        return None
 
     def detach(self) -> None:
         """The socket dropped: keep running for the grace period, waiting for the page."""
@@ -223,9 +233,9 @@ class PageSession:
             return
         self._enter(SessionState.DETACHED)
         self._transport = None
-        self._stop_sender()
-        self._cancel_timer(self._liveness_timer)
-        self._grace_timer = self.loop.call_later(self.limits.resume_grace, self._grace_over)
+        self.delivery.stop()
+        self._liveness.stop()
+        self._ending.arm(self.limits.resume_grace)
 
     def _let_go(self, code: int, reason: str) -> None:
         """Close the socket this session is leaving, without waiting for it."""
@@ -234,8 +244,9 @@ class PageSession:
         if old is not None:
             asyncio.ensure_future(_quietly(old.close(code, reason), self.limits.close_timeout))
 
-    def _grace_over(self) -> None:
-        logger.info("dash-ws: page %s did not come back; ending its session", self.id[:8])
+    def _end_soon(self) -> None:
+        """The page did not come back in time, or never answered the close."""
+        logger.info("dash-ws: page %s is gone; ending its session", self.id[:8])
         asyncio.ensure_future(self.shutdown())
 
     # ---------------------------------------------------------------- outbound
@@ -260,14 +271,8 @@ class PageSession:
 
     def send_message(self, message: bytes) -> None:
         """Queue one pre-encoded message; loop only."""
-        if not self.is_live:
-            return
-        try:
-            self.outbox.put(message)
-        except OutboxOverflow as overflow:
-            self._overflowed(overflow)
-            return
-        self._output_ready.set()
+        if self.is_live:
+            self.delivery.queue(message)
 
     def send_control(self, message: bytes) -> None:
         """Send an unnumbered message (``pong``) now if attached; never kept."""
@@ -286,57 +291,17 @@ class PageSession:
                 pass
 
     def _queue_set(self, component: bytes, props: dict[str, bytes], patched: frozenset) -> None:
-        if not self.is_live:
-            return
-        try:
-            self.outbox.put_set(component, props, patched)
-        except OutboxOverflow as overflow:
-            self._overflowed(overflow)
-            return
-        self._output_ready.set()
+        if self.is_live:
+            self.delivery.queue_set(component, props, patched)
 
-    def _overflowed(self, overflow: OutboxOverflow) -> None:
-        logger.warning("dash-ws: disconnecting a slow page: %s", overflow)
-        self.outbox = Outbox(self.limits.buffer_bytes)
+    def _too_slow(self, why: str) -> None:
+        logger.warning("dash-ws: disconnecting a slow page: %s", why)
         asyncio.ensure_future(self.close(CloseCode.TOO_SLOW, "client too slow"))
-
-    async def _drain_outbox(self, transport: Transport) -> None:
-        """Send whatever waits as one frame, as soon as the previous frame is written.
-
-        An idle page gets each message at once; under a steady producer the
-        outbox fills while a frame is being written and the next frame takes
-        all of it, so frames are never held back waiting for a quiet moment.
-        """
-        while True:
-            await self._output_ready.wait()
-            self._output_ready.clear()
-            while self.outbox:
-                messages = self.replay.number(self.outbox.take(self.limits.frame_bytes))
-                self.touch()
-                watchdog = self.loop.call_later(self.limits.send_timeout, self._reading_stalled)
-                try:
-                    await transport.send(protocol.frame(messages))
-                except Exception:  # the peer is gone; the endpoint detaches us
-                    logger.debug("dash-ws: send failed", exc_info=True)
-                    return
-                finally:
-                    watchdog.cancel()
-
-    def _reading_stalled(self) -> None:
-        logger.warning(
-            "dash-ws: disconnecting a page that read nothing for %s s", self.limits.send_timeout
-        )
-        asyncio.ensure_future(self.close(CloseCode.TOO_SLOW, "client too slow"))
-
-    def _stop_sender(self) -> None:
-        if self._sender is not None:
-            self._sender.cancel()
-            self._sender = None
 
     # ---------------------------------------------------------------- inbound
 
     def acknowledge(self, number: int) -> None:
-        self.replay.acknowledge(number)
+        self.delivery.acknowledge(number)
 
     def is_new_call(self, call_id: int) -> bool:
         """False for a call the page re-sent after resuming, which already runs here."""
@@ -350,37 +315,11 @@ class PageSession:
     async def get_prop(self, component_id: ComponentId, prop_name: str, timeout: float) -> Any:
         if not self.is_live:
             raise SocketClosed("the page's socket is closed")
-        request_id = self._next_read_id
-        self._next_read_id += 1
-        reply = self.loop.create_future()
-        component = protocol.encode_component_id(component_id)
-        request = protocol.get_message(request_id, component, prop_name)
-        self.pending_reads[request_id] = (reply, request)
-        self.send_message(request)
-        expiry = self.loop.call_later(
-            timeout,
-            _expire,
-            reply,
-            f"the page did not answer get_prop({component_id!r}, {prop_name!r}) within {timeout} s",
-        )
-        try:
-            found, value = await reply
-        finally:
-            expiry.cancel()
-            self.pending_reads.pop(request_id, None)
-        if not found:
-            raise ComponentNotFound(f"no component {component_id!r} in the page's layout")
-        return value
+        return await self.reads.read(component_id, prop_name, timeout)
 
     def answer_read(self, reply: protocol.PropReply) -> bool:
-        """Resolve a pending ``get_prop``; False for an id this session never asked.
-
-        A second answer to a request (re-sent after a resume) is ignored.
-        """
-        waiting = self.pending_reads.get(reply.request_id)
-        if waiting is not None and not waiting[0].done():
-            waiting[0].set_result((reply.found, reply.value))
-        return 0 < reply.request_id < self._next_read_id
+        """Resolve a pending ``get_prop``; False for an id this session never asked."""
+        return self.reads.answer(reply)
 
     # ---------------------------------------------------------------- work
 
@@ -418,19 +357,13 @@ class PageSession:
 
     def heard(self) -> None:
         """The page sent something: its connection is alive."""
-        self._last_heard = time.monotonic()
+        self._liveness.kept_alive()
 
-    def _arm_liveness_timer(self, delay: float) -> None:
-        self._liveness_timer = self.loop.call_later(delay, self._check_liveness)
+    def touch(self) -> None:
+        """Note activity, postponing the inactivity timeout."""
+        self._inactivity.kept_alive()
 
-    def _check_liveness(self) -> None:
-        transport = self._transport
-        if transport is None:
-            return
-        remaining = self.limits.liveness_timeout - (time.monotonic() - self._last_heard)
-        if remaining > 0:
-            self._arm_liveness_timer(remaining)
-            return
+    def _silent(self) -> None:
         logger.info(
             "dash-ws: nothing heard from page %s for %s s; taking its connection for dead",
             self.id[:8],
@@ -439,26 +372,8 @@ class PageSession:
         # Not ``close``: the session stays, detached, for the page to resume.
         self._let_go(CloseCode.NO_HEARTBEAT, "no heartbeat")
 
-    @staticmethod
-    def _cancel_timer(timer: asyncio.TimerHandle | None) -> None:
-        if timer is not None:
-            timer.cancel()
-
-    def touch(self) -> None:
-        """Note activity, postponing the inactivity timeout."""
-        self._last_activity = time.monotonic()
-
-    def _arm_inactivity_timer(self, delay: float) -> None:
-        if self.limits.inactivity_timeout > 0:
-            self._inactivity_timer = self.loop.call_later(delay, self._check_inactivity)
-
-    def _check_inactivity(self) -> None:
-        idle = time.monotonic() - self._last_activity
-        remaining = self.limits.inactivity_timeout - idle
-        if remaining > 0:
-            self._arm_inactivity_timer(remaining)
-        else:
-            asyncio.ensure_future(self.close(CloseCode.INACTIVE, "inactivity timeout"))
+    def _inactive(self) -> None:
+        asyncio.ensure_future(self.close(CloseCode.INACTIVE, "inactivity timeout"))
 
     async def close(self, code: int = CloseCode.NORMAL, reason: str = "Connection closed") -> None:
         """Close the page's socket from the server and end the session.
@@ -473,24 +388,15 @@ class PageSession:
         self._enter(SessionState.CLOSING)
         self.close_code = code
         transport = self._transport
-        self._stop_sender()
+        self.delivery.stop()
         if transport is None:
             await self.shutdown()
             return
         timeout = self.limits.close_timeout
         if code != CloseCode.TOO_SLOW:
-            await _quietly(self._flush(transport), timeout)
+            await _quietly(self.delivery.flush(transport), timeout)
         await _quietly(transport.close(code, protocol.close_reason(reason)), timeout)
-        self._grace_timer = self.loop.call_later(timeout, self._close_unanswered)
-
-    def _close_unanswered(self) -> None:
-        logger.info("dash-ws: page %s did not answer its close; ending its session", self.id[:8])
-        asyncio.ensure_future(self.shutdown())
-
-    async def _flush(self, transport: Transport) -> None:
-        while self.outbox:
-            messages = self.replay.number(self.outbox.take(self.limits.frame_bytes))
-            await transport.send(protocol.frame(messages))
+        self._ending.arm(timeout)
 
     async def shutdown(self) -> None:
         """The page is gone for good: stop everything that runs for it."""
@@ -498,20 +404,14 @@ class PageSession:
             return
         self._enter(SessionState.ENDED)
         self._transport = None
-        for timer in (
-            self._inactivity_timer,
-            self._grace_timer,
-            self._liveness_timer,
-            *self._chores,
-        ):
-            self._cancel_timer(timer)
+        for timer in (self._inactivity, self._liveness, self._ending):
+            timer.stop()
+        for chore in self._chores:
+            chore.cancel()
         self._chores.clear()
-        self._stop_sender()
+        self.delivery.stop()
         self._on_end(self)
-        for waiting, _ in self.pending_reads.values():
-            if not waiting.done():
-                waiting.set_exception(SocketClosed("the page's socket closed"))
-        self.pending_reads.clear()
+        self.reads.fail_all(SocketClosed("the page's socket closed"))
         for task in list(self.running_calls):
             task.cancel()
         await _settle(self.running_calls, timeout=None)
@@ -519,8 +419,7 @@ class PageSession:
         for task in list(self.persistent_tasks):
             task.cancel()
         await _settle(self.persistent_tasks, timeout=None)
-        self.outbox = Outbox(self.limits.buffer_bytes)
-        self.replay = ReplayBuffer(self.limits.buffer_bytes)
+        self.delivery.clear()
 
 
 async def _quietly(operation: Awaitable[Any], timeout: float | None = None) -> None:
@@ -529,11 +428,6 @@ async def _quietly(operation: Awaitable[Any], timeout: float | None = None) -> N
         await asyncio.wait_for(operation, timeout)
     except (Exception, asyncio.TimeoutError):
         logger.debug("dash-ws: socket operation after the peer left", exc_info=True)
-
-
-def _expire(reply: asyncio.Future, message: str) -> None:
-    if not reply.done():
-        reply.set_exception(TimeoutError(message))
 
 
 async def _settle(tasks: set[asyncio.Future], timeout: float | None) -> None:

@@ -10,6 +10,15 @@ from dash_ws import protocol
 from dash_ws.errors import ProtocolError
 
 LIMIT = 1024
+CALL = '{"type":"call","id":1,"body":"{\\"output\\":\\"a.b\\"}"'
+"""A valid call frame but for its closing brace, for the bad-frame cases to finish."""
+
+
+def test_a_calls_output_is_read_from_its_body_not_from_beside_it():
+    frame = json.dumps(
+        {"type": "call", "id": 1, "output": "sync.children", "body": '{"output":"async.children"}'}
+    )
+    assert protocol.parse_inbound(frame, LIMIT).output == "async.children"
 
 
 def test_call_is_parsed_with_body_headers_and_query():
@@ -55,14 +64,55 @@ def test_prop_reply_ready_and_ping_are_parsed():
         ("[1, 2]", "must be a JSON object"),
         ('{"type":"launch"}', "unknown message type 'launch'"),
         ('{"type":["call"]}', "unknown message type"),
-        ('{"type":"call","id":1}', "'output' string and a 'body' string"),
+        ('{"type":"call","id":1}', "'body' string"),
         ('{"type":"call","id":1,"output":"a.b","body":{"output":"a.b"}}', "'body' string"),
-        ('{"type":"call","id":"1","output":"a.b","body":"{}"}', "positive integer 'id'"),
-        ('{"type":"call","id":true,"output":"a.b","body":"{}"}', "positive integer 'id'"),
-        ('{"type":"call","id":0,"output":"a.b","body":"{}"}', "positive integer 'id'"),
-        ('{"type":"call","id":9007199254740993,"output":"a.b","body":"{}"}', "'id'"),
-        ('{"type":"call","id":1,"output":"a.b","body":"{}","headers":{"a":1}}', "headers"),
-        ('{"type":"call","id":1,"output":"a.b","body":"{}","query":5}', "query"),
+        ('{"type":"call","id":1,"body":"{\\"output\\":5}"}', "'output' string"),
+        ('{"type":"call","id":1,"body":"[1]"}', "'output' string"),
+        ('{"type":"call","id":1,"body":"{nope"}', "body is malformed JSON"),
+        (
+            '{"type":"call","id":"1","output":"a.b","body":"{\\"output\\":\\"a.b\\"}"}',
+            "positive integer 'id'",
+        ),
+        (
+            '{"type":"call","id":true,"output":"a.b","body":"{\\"output\\":\\"a.b\\"}"}',
+            "positive integer 'id'",
+        ),
+        (
+            '{"type":"call","id":0,"output":"a.b","body":"{\\"output\\":\\"a.b\\"}"}',
+            "positive integer 'id'",
+        ),
+        (
+            '{"type":"call","id":9007199254740993,"output":"a.b","body":"{\\"output\\":\\"a.b\\"}"}',
+            "'id'",
+        ),
+        (
+            CALL + ',"headers":{"a":1}}',
+            "headers",
+        ),
+        (
+            CALL + ',"query":5}',
+            "query",
+        ),
+        (
+            CALL + ',"query":"a=\u2603"}',
+            "ASCII",
+        ),
+        (
+            CALL + ',"query":"a b"}',
+            "ASCII",
+        ),
+        (
+            CALL + ',"headers":{"a b":"1"}}',
+            "header",
+        ),
+        (
+            CALL + ',"headers":{"a":"\u2603"}}',
+            "Latin-1",
+        ),
+        (
+            CALL + ',"headers":{"a":"x\\r\\nb: 1"}}',
+            "Latin",
+        ),
         ('{"type":"call","id":1,"output":"a.b","body":"\\udcff"}', "malformed JSON"),
         ('{"type":"prop","found":true}', "positive integer 'id'"),
         ('{"type":"prop","id":1,"found":"yes"}', "boolean 'found'"),

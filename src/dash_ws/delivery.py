@@ -1,0 +1,136 @@
+"""What a page is sent: queued in order, numbered, written one frame at a time, kept until acked.
+
+``Delivery`` joins the outbox (ordering, coalescing, its ceiling), the
+replay buffer (numbers, acknowledgements, what a resumed page missed) and
+the task that writes frames to the page's current socket. Its flush policy:
+whatever waits leaves as one frame as soon as the previous frame is written,
+at most ``frame_bytes`` a frame. An idle page gets each message at once;
+under a steady producer the outbox fills while a frame is being written and
+the next frame takes all of it, so frames are never held back waiting for a
+quiet moment. A frame the page takes longer than ``send_timeout`` to read,
+or an outbox past its ceiling, means the page is too slow: the session is
+told (``on_too_slow``) and decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Callable, Protocol
+
+from . import protocol
+from .outbox import Outbox, OutboxOverflow
+from .replay import ReplayBuffer
+
+logger = logging.getLogger("dash_ws")
+
+
+class Transport(Protocol):
+    """What a session needs from a socket: send a frame, close it."""
+
+    async def send(self, frame: bytes) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class Delivery:
+    """The outbound half of one page session. Loop only."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        buffer_bytes: int,
+        frame_bytes: int,
+        send_timeout: float,
+        on_too_slow: Callable[[str], None],
+        on_sent: Callable[[], None],
+    ) -> None:
+        self._loop = loop
+        self._buffer_bytes = buffer_bytes
+        self._frame_bytes = frame_bytes
+        self._send_timeout = send_timeout
+        self._on_too_slow = on_too_slow
+        self._on_sent = on_sent
+        self.outbox = Outbox(buffer_bytes)
+        self.replay = ReplayBuffer(buffer_bytes)
+        self._ready = asyncio.Event()
+        self._writer: asyncio.Future | None = None
+
+    # ---------------------------------------------------------------- queueing
+
+    def queue(self, message: bytes) -> None:
+        """Queue a message that is never coalesced (results, requests, errors)."""
+        self._queued(self.outbox.put, message)
+
+    def queue_set(self, component: bytes, props: dict[str, bytes], patched: frozenset) -> None:
+        """Queue a ``set``; a newer value of a prop replaces one still waiting."""
+        self._queued(self.outbox.put_set, component, props, patched)
+
+    def _queued(self, put: Callable[..., None], *args: Any) -> None:
+        try:
+            put(*args)
+        except OutboxOverflow as overflow:
+            self.outbox = Outbox(self._buffer_bytes)
+            self._on_too_slow(str(overflow))
+            return
+        self._ready.set()
+
+    # ---------------------------------------------------------------- writing
+
+    async def start(
+        self,
+        transport: Transport,
+        hello: bytes,
+        missed: list[bytes],
+        again: list[bytes],
+    ) -> None:
+        """Write ``hello``, what a resumed page ``missed`` and ``again`` (numbered anew), then
+        keep writing what is queued, to ``transport``."""
+        await transport.send(protocol.frame([hello, *missed, *self.replay.number(again)]))
+        self._writer = asyncio.ensure_future(self._write(transport))
+        self._ready.set()
+
+    def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+
+    async def _write(self, transport: Transport) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self.outbox:
+                messages = self.replay.number(self.outbox.take(self._frame_bytes))
+                self._on_sent()
+                watchdog = self._loop.call_later(self._send_timeout, self._stalled)
+                try:
+                    await transport.send(protocol.frame(messages))
+                except Exception:  # the peer is gone; the endpoint reports it
+                    logger.debug("dash-ws: send failed", exc_info=True)
+                    return
+                finally:
+                    watchdog.cancel()
+
+    def _stalled(self) -> None:
+        self._on_too_slow(f"it read nothing for {self._send_timeout} s")
+
+    async def flush(self, transport: Transport) -> None:
+        """Write everything still queued now (before a close)."""
+        while self.outbox:
+            messages = self.replay.number(self.outbox.take(self._frame_bytes))
+            await transport.send(protocol.frame(messages))
+
+    # ---------------------------------------------------------------- acknowledging
+
+    def acknowledge(self, number: int) -> None:
+        self.replay.acknowledge(number)
+
+    def missed_after(self, number: int) -> list[bytes] | None:
+        """What a page that saw up to ``number`` missed; None if some of it is gone."""
+        return self.replay.after(number)
+
+    def clear(self) -> None:
+        """Forget everything: the page is gone for good."""
+        self.stop()
+        self.outbox = Outbox(self._buffer_bytes)
+        self.replay = ReplayBuffer(self._buffer_bytes)
