@@ -237,15 +237,21 @@ class SocketEndpoint:
             session.heard()
             raw = _frame_text(event)
             del event
+            large = len(raw) > _LARGE_FRAME
             try:
                 message = protocol.parse_inbound(raw, self.limits.inbound_message_bytes)
             except ProtocolError as error:
                 logger.info("dash-ws: refused a message from %s: %s", _peer(handshake), error)
                 session.send_message(protocol.error_message(str(error)))
-                continue
+                message = None
             finally:
                 del raw
-            self._handle(session, handshake, message)
+            if message is not None:
+                self._handle(session, handshake, message)
+            if large:
+                # Frames already received are handed over without a pause; after a large
+                # one, let other pages' work run before taking the next.
+                await asyncio.sleep(0)
 
     def _handle(
         self, session: PageSession, handshake: Handshake, message: protocol.InboundMessage
@@ -330,6 +336,9 @@ class SocketEndpoint:
             session.call_on_loop(lambda s=session: asyncio.ensure_future(s.close(code, reason)))
         return len(chosen)
 
+
+_LARGE_FRAME = 64 * 1024
+"""Bytes past which a frame costs the loop enough to give other pages a turn after it."""
 
 # Close codes a page sends when it goes away on purpose (closed, reloaded, navigated).
 _PAGE_LEFT = frozenset({1000, 1001})

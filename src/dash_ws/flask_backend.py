@@ -307,6 +307,9 @@ class FlaskCallbackBackend:
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": handshake.scheme,
             "wsgi.input": io.BytesIO(body),
+            # The input ends where the body does, so Werkzeug reads it as it is instead
+            # of through a LimitedStream: the app's request data is the call's own bytes.
+            "wsgi.input_terminated": True,
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
