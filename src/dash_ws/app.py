@@ -15,16 +15,24 @@ from typing import Any, Callable
 import dash
 
 from . import dash_adapter
-from .admission import DEFAULT_CALL_HEADERS, AdmissionPolicy
+from .admission import AdmissionPolicy
 from .asgi import CLIENT_SOURCE, DashWsASGI, require_websocket_implementation
 from .callbacks import CallbackBackend, CallbackExecutor, PersistentCallback
-from .endpoint import SessionInfo, SocketEndpoint
+from .endpoint import PROCESS_CALL_BYTES, SessionInfo, SocketEndpoint
 from .protocol import CloseCode
 from .registry import SocketCallbacks, process_callbacks
 from .session import SessionLimits
 from .status import status_ids
 
 _CLIENT_HASH = hashlib.sha256(CLIENT_SOURCE).hexdigest()[:12]
+
+# The defaults live with the settings they fill; the arguments below say them in ms.
+_LIMITS = SessionLimits()
+_POLICY = AdmissionPolicy()
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
 
 
 class Dash(dash.Dash):
@@ -82,21 +90,21 @@ class Dash(dash.Dash):
         *args: Any,
         websocket_callbacks: bool = False,
         websocket_allowed_origins: Sequence[str] | None = None,
-        websocket_inactivity_timeout: int = 300000,
+        websocket_inactivity_timeout: int = _ms(_LIMITS.inactivity_timeout),
         websocket_max_workers: int = 16,
-        websocket_outbox_bytes: int = 8 * 1024 * 1024,
-        websocket_max_message_bytes: int = 16 * 1024 * 1024,
-        websocket_page_call_bytes: int = 64 * 1024 * 1024,
-        websocket_call_bytes: int = 256 * 1024 * 1024,
+        websocket_outbox_bytes: int = _LIMITS.outbox_bytes,
+        websocket_max_message_bytes: int = _LIMITS.inbound_message_bytes,
+        websocket_page_call_bytes: int = _LIMITS.call_bytes,
+        websocket_call_bytes: int = PROCESS_CALL_BYTES,
         websocket_page_sync_workers: int | None = None,
-        websocket_send_timeout: float = 30.0,
-        websocket_resume_grace: int = 30000,
-        websocket_liveness_timeout: int = 45000,
-        websocket_max_running_calls: int = 512,
+        websocket_send_timeout: float = _LIMITS.send_timeout,
+        websocket_resume_grace: int = _ms(_LIMITS.resume_grace),
+        websocket_liveness_timeout: int = _ms(_LIMITS.liveness_timeout),
+        websocket_max_running_calls: int = _LIMITS.max_running_calls,
         websocket_canonical_origin: str | None = None,
-        websocket_call_headers: Iterable[str] = DEFAULT_CALL_HEADERS,
+        websocket_call_headers: Iterable[str] = _POLICY.call_headers,
         websocket_identity: Callable[[], Hashable] | None = None,
-        websocket_reauthorize_interval: int = 60000,
+        websocket_reauthorize_interval: int = _ms(_POLICY.reauthorize_interval),
         backend: Any = None,
         **kwargs: Any,
     ) -> None:

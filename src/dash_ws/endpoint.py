@@ -46,6 +46,10 @@ class _StarletteTransport:
         await self._websocket.close(code, protocol.close_reason(reason))
 
 
+PROCESS_CALL_BYTES = 256 * 1024 * 1024
+"""Default bound on the bytes held by every page's calls in flight together."""
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     """One page session, as ``app.websocket_sessions()`` lists it."""
@@ -69,7 +73,7 @@ class SocketEndpoint:
     executor: CallbackExecutor
     limits: SessionLimits
     policy: AdmissionPolicy
-    call_bytes: int = 256 * 1024 * 1024
+    call_bytes: int = PROCESS_CALL_BYTES
     sessions: dict[str, PageSession] = field(default_factory=dict)
     held_call_bytes: int = 0
     _handlers: dict[PageSession, asyncio.Task] = field(default_factory=dict)
