@@ -21,6 +21,7 @@ from .callbacks import CallbackBackend, CallbackExecutor, PersistentCallback
 from .endpoint import PROCESS_CALL_BYTES, SessionInfo, SocketEndpoint
 from .protocol import CloseCode
 from .registry import SocketCallbacks, process_callbacks
+from .routes import Routes
 from .session import SessionLimits
 from .status import status_ids
 
@@ -165,25 +166,32 @@ class Dash(dash.Dash):
     # ---------------------------------------------------------------- the page
 
     @property
+    def websocket_routes(self) -> Routes:
+        """The URLs dash-ws serves under this app's prefixes."""
+        return Routes(
+            self.config.routes_pathname_prefix, self.config.requests_pathname_prefix, _CLIENT_HASH
+        )
+
+    @property
     def socket_path(self) -> str:
-        return self.config.routes_pathname_prefix + "_dash-ws/socket"
+        return self.websocket_routes.socket_path
 
     @property
     def client_path(self) -> str:
-        return self.config.routes_pathname_prefix + f"_dash-ws/client-{_CLIENT_HASH}.js"
+        return self.websocket_routes.client_path
 
     def _config(self) -> dict:
-        prefix = self.config.requests_pathname_prefix
+        routes = self.websocket_routes
         outputs = self.websocket_outputs()
         return dash_adapter.page_config(
             super()._config(),
             {
                 "enabled": bool(self.websocket_callbacks or outputs or self.persistent_callbacks),
-                "url": prefix + "_dash-ws/socket",
+                "url": routes.socket_url,
                 "all_callbacks": self.websocket_callbacks,
                 "outputs": sorted(outputs),
                 "persistent": bool(self.persistent_callbacks),
-                "update_path": prefix + "_dash-update-component",
+                "update_path": routes.update_url,
                 "heartbeat_ms": int(self.websocket_limits.liveness_timeout * 1000 / 3),
                 "max_message_bytes": self.websocket_limits.inbound_message_bytes,
                 "status_ids": sorted(status_ids),
@@ -191,10 +199,7 @@ class Dash(dash.Dash):
         )
 
     def interpolate_index(self, **kwargs: Any) -> str:
-        client = (
-            f'<script src="{self.config.requests_pathname_prefix}'
-            f'_dash-ws/client-{_CLIENT_HASH}.js"></script>'
-        )
+        client = f'<script src="{self.websocket_routes.client_url}"></script>'
         kwargs["scripts"] = client + kwargs.get("scripts", "")
         return super().interpolate_index(**kwargs)
 

@@ -46,7 +46,7 @@ class AsgiCallbackBackend:
     def __init__(self, app: dash_ws.Dash) -> None:
         self.app = app
         self.server = app.server
-        self._update_path = app.config.routes_pathname_prefix + "_dash-update-component"
+        self._update_path = app.websocket_routes.update_path
 
     def is_async(self, output: str) -> bool:
         return dash_adapter.is_async_callback(self.app, output)

@@ -98,7 +98,7 @@ class FlaskCallbackBackend:
     def __init__(self, app: dash_ws.Dash) -> None:
         self.app = app
         self.flask: flask.Flask = app.server
-        self._update_path = app.config.routes_pathname_prefix + "_dash-update-component"
+        self._update_path = app.websocket_routes.update_path
         self._install_lock = threading.Lock()
         self._gate_installed = False
         self._ensure_sync_installed = False
