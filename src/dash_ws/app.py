@@ -143,7 +143,12 @@ class Dash(dash.Dash):
     ) -> Callable[[Callable], Callable]:
         """``dash.Dash.callback`` with ``websocket`` and ``persistent``, as ``dash_ws.callback``."""
         return self.socket_callbacks.register(
-            super().callback, self._callback_list, args, kwargs, websocket, persistent
+            super().callback,
+            dash_adapter.app_callback_list(self),
+            args,
+            kwargs,
+            websocket,
+            persistent,
         )
 
     def _setup_server(self) -> None:

@@ -62,6 +62,11 @@ WEBSOCKET_FLAG_KEYS = ("websocket",)
 """Keys Dash 4.2+ sets on a callback spec registered with ``dash.callback(websocket=True)``."""
 
 
+def app_callback_list(app: dash.Dash) -> list:
+    """Where ``app.callback`` records some registrations (others on decoration)."""
+    return app._callback_list
+
+
 def global_callback_list() -> list:
     """Where ``@dash.callback`` registrations wait until an app adopts them."""
     return _callback.GLOBAL_CALLBACK_LIST
@@ -76,7 +81,7 @@ def natively_flagged_outputs(app: dash.Dash) -> set[str]:
     """Callbacks registered with Dash 4.2+'s own ``websocket=True``."""
     return {
         spec["output"]
-        for spec in list(app._callback_list) + list(global_callback_list())
+        for spec in list(app_callback_list(app)) + list(global_callback_list())
         if any(spec.get(key) for key in WEBSOCKET_FLAG_KEYS)
     }
 
