@@ -120,7 +120,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, side: str, python: str, port: int, stack: str, log: Path) -> None:
+    def __init__(
+        self, side: str, python: str, port: int, stack: str, log: Path, extra: tuple = ()
+    ) -> None:
         self.side, self.port = side, port
         command = [
             python,
@@ -142,6 +144,7 @@ class Server:
             command += ["--loop", "asyncio", "--http", "h11", "--ws", "websockets-sansio"]
         elif stack == "uvloop":
             command += ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio"]
+        command += list(extra)
         self.command = command
         self.log = open(log, "w")
         self.proc = subprocess.Popen(

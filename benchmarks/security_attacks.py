@@ -289,6 +289,65 @@ async def attack_memory(server: Server, url: str) -> Figures:
         ]
 
 
+async def attack_memory_meanwhile(server: Server, url: str) -> Figures:
+    """The same 128 calls, sent by a page in another process while this one keeps calling.
+
+    What other pages feel while the server takes the attack in: the frames
+    are received, decoded and refused on the one event loop every page
+    shares. The attacker runs in a process of its own so that building its
+    4 MiB messages does not slow the measuring page down.
+    """
+    async with connect(url) as bystander:
+        ping = click("ping-async")
+        await bystander.call_raw(ping, timeout=10)
+        rss_before = peak = server.rss()
+        attacker = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--attacker", url, stdout=asyncio.subprocess.PIPE
+        )
+        finished = asyncio.ensure_future(attacker.stdout.readline())
+        samples: list[float] = []
+        try:
+            while not finished.done() and len(samples) < 5000:
+                started = time.perf_counter()
+                await bystander.call_raw(ping, timeout=30)
+                samples.append(time.perf_counter() - started)
+                peak = max(peak, server.rss())
+                await asyncio.sleep(0.02)
+            report = (await finished).decode().strip()
+        finally:
+            if attacker.returncode is None:
+                attacker.kill()
+            await attacker.wait()
+    samples.sort()
+    spread = (
+        f"p50 {duration(samples[len(samples) // 2])}, "
+        f"p99 {duration(samples[int(len(samples) * 0.99)])}, max {duration(samples[-1])}"
+    )
+    return [
+        (
+            f"server RSS growth, peak ({PENDING_CALLS} calls from another process)",
+            f"+{(peak - rss_before) / 1024:.0f} MB; attacker: {report}",
+        ),
+        (
+            f"trivial async call on another page, every 20 ms during the attack ({len(samples)})",
+            spread,
+        ),
+    ]
+
+
+async def send_pending_calls(url: str) -> None:
+    """The attacker of ``attack_memory_meanwhile``: prints what it got, once answered."""
+    async with connect(url) as attacker:
+        body = call_body("hold-async.children", ("big", "value", "x" * VALUE_CHARS))
+        answers = [attacker.send_call(body) for _ in range(PENDING_CALLS)]
+        deadline = time.monotonic() + 60
+        while len(refused_now(answers)) < PENDING_CALLS // 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # the calls the budget admits stay pending; the rest are in
+        refused = refused_now(answers)
+        print(f"{len(refused)}/{PENDING_CALLS} refused at once ({statuses(refused)})", flush=True)
+
+
 async def watch_rss(server: Server, quiet: float, cap: float) -> tuple[int, bool]:
     """Peak RSS (kB) until it has not grown by 1 MB for ``quiet`` s; False if ``cap`` hit."""
     started = last_growth = time.monotonic()
@@ -533,6 +592,7 @@ class Attack:
 
 ATTACKS = {
     "memory": Attack("1 memory, pending calls", attack_memory, cap=90.0),
+    "memory-meanwhile": Attack("1b memory, meanwhile", attack_memory_meanwhile, cap=120.0),
     "sync-hold": Attack("2a sync pool, held", attack_sync_hold),
     "sync-flood": Attack("2b sync pool, flood", attack_sync_flood),
     "takeover": Attack("3 session takeover", attack_takeover),
@@ -555,6 +615,7 @@ def run_attack(name: str, args) -> list[tuple[str, str, str]]:
         free_port(),
         args.stack,
         Path(args.logdir) / f"security-{name}.log",
+        extra=() if args.deflate else ("--ws-per-message-deflate", "false"),
     )
     try:
         server.wait_ready()
@@ -598,7 +659,16 @@ def main() -> None:
         help="uvicorn stack, as run.py's --stack",
     )
     parser.add_argument("--logdir", default="/tmp", help="server logs go here")
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="let pages compress their frames (uvicorn's default); app.run() turns it off",
+    )
+    parser.add_argument("--attacker", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.attacker:
+        asyncio.run(send_pending_calls(args.attacker))
+        return
 
     import dash_ws
 
@@ -609,7 +679,8 @@ def main() -> None:
     print()
     print(
         f"dash-ws security attacks: dash_ws from {Path(dash_ws.__file__).parent}, "
-        f"stack={args.stack}, {time.time() - started:.0f} s"
+        f"stack={args.stack}, permessage-deflate {'on' if args.deflate else 'off'}, "
+        f"{time.time() - started:.0f} s"
     )
     print(table(rows))
 
