@@ -7,7 +7,7 @@ Change ``from dash import Dash, callback, ctx, set_props`` to import them from
 from .app import Dash
 from .context import callback_context, ctx, set_props
 from .errors import ComponentNotFound, DashWsError, ProtocolError, SocketClosed, UnsupportedDash
-from .registry import callback
+from .registration import callback
 from .session import WebSocket
 from .status import ConnectionStatus
 

@@ -22,12 +22,24 @@ import binascii
 import hashlib
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+from urllib.parse import unquote, unquote_to_bytes
 
 from .handshake import Handshake
 
+if TYPE_CHECKING:
+    import dash
+
 DEFAULT_CALL_HEADERS = frozenset({"x-csrftoken", "authorization"})
 """Headers the Dash renderer sets on its callback requests: the CSRF token and a JWT."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """The app's HTTP protection refused the page."""
+
+    status: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -69,3 +81,74 @@ def basic_auth_user(authorization: str | None) -> str | None:
         return None
     user, separator, _ = decoded.partition(":")
     return user if separator else None
+
+
+# ---------------------------------------------------------------- the page a socket belongs to
+
+
+@dataclass(frozen=True)
+class PageTarget:
+    """The page a socket belongs to, as the app's own server routes it.
+
+    ``page`` is the URL the browser showed (None when the socket did not
+    name one); ``raw_path`` is the server-side path, still percent-encoded.
+    """
+
+    page: str | None
+    raw_path: str
+    query: str
+
+    @property
+    def wsgi_path(self) -> str:
+        """``PATH_INFO``: the decoded path's bytes, as latin-1 (PEP 3333)."""
+        return unquote_to_bytes(self.raw_path).decode("latin-1")
+
+    @property
+    def shown(self) -> str:
+        return self.page if self.page is not None else self.raw_path
+
+
+def page_target(app: dash.Dash, handshake: Handshake) -> PageTarget | Rejection:
+    """The page named by the socket (``handshake.page``), translated to the server's routes.
+
+    The browser's URL starts with ``requests_pathname_prefix``; the server
+    routes it under ``routes_pathname_prefix`` (they differ behind a proxy
+    that strips a prefix). A socket naming no page stands for the app's root
+    page. A URL outside the prefix, or one no browser would show (relative,
+    with ``.`` or ``..`` segments), is refused.
+    """
+    requests_prefix = app.config.requests_pathname_prefix
+    routes_prefix = app.config.routes_pathname_prefix
+    page = handshake.page
+    if page is None:
+        return PageTarget(None, routes_prefix, "")
+    path, _, query = page.partition("?")
+    if not path.startswith(requests_prefix) or not path.startswith("/"):
+        return Rejection(
+            400, f"page {page!r} is not in this app: its URLs start with {requests_prefix}"
+        )
+    raw_path = routes_prefix + path[len(requests_prefix) :]
+    segments = unquote(raw_path).replace("\\", "/").split("/")
+    if any(segment in (".", "..") for segment in segments) or "#" in page:
+        return Rejection(400, f"page {page!r} is not a URL a browser shows for a page")
+    return PageTarget(page, raw_path, query)
+
+
+def page_verdict(
+    status: int, status_line: str, rendered: bool, target: PageTarget
+) -> Rejection | None:
+    """Admit only a 2xx answer for which Dash rendered a page.
+
+    A 2xx without a rendered page is a URL the app serves publicly that is
+    not one of its pages (an asset, ``_dash-dependencies``, a file a
+    middleware serves itself): it proves nothing about the page's protection.
+    """
+    if not 200 <= status < 300:
+        return Rejection(status, f"refused by the app (HTTP {status_line})")
+    if not rendered:
+        return Rejection(
+            404,
+            f"page {target.shown!r} is not a page of this app "
+            f"(HTTP {status_line} without a Dash page)",
+        )
+    return None

@@ -17,10 +17,10 @@ import dash
 from . import dash_adapter
 from .admission import AdmissionPolicy
 from .asgi import CLIENT_SOURCE, DashWsASGI, require_websocket_implementation
-from .callbacks import CallbackBackend, CallbackExecutor, PersistentCallback
 from .endpoint import PROCESS_CALL_BYTES, SessionInfo, SocketEndpoint
+from .execution import CallbackBackend, CallbackExecutor, PersistentCallback
 from .protocol import CloseCode
-from .registry import SocketCallbacks, process_callbacks
+from .registration import SocketCallbacks, process_callbacks
 from .routes import Routes
 from .session import SessionLimits
 from .status import status_ids
@@ -260,10 +260,10 @@ class Dash(dash.Dash):
     def _callback_backend(self) -> CallbackBackend:
         name = dash_adapter.backend_name(self)
         if name == "flask":
-            from .flask_backend import FlaskCallbackBackend
+            from .flask_bridge import FlaskCallbackBackend
 
             return FlaskCallbackBackend(self)
-        from .asgi_backend import AsgiCallbackBackend
+        from .asgi_bridge import AsgiCallbackBackend
 
         return AsgiCallbackBackend(self)
 

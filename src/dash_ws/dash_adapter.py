@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import dash
@@ -249,3 +251,39 @@ def backend_name(app: dash.Dash) -> str:
     if not HAS_BACKENDS:
         return "flask"
     return getattr(app.backend, "server_type", None) or type(app.server).__module__.split(".")[0]
+
+
+# Pages Dash rendered in this context, while admission watches (None when it does not).
+_rendered_pages: ContextVar[list[bool] | None] = ContextVar("dash_ws_rendered_pages", default=None)
+_render_hook_lock = threading.Lock()
+_render_hook_installed = False
+
+
+def _note_page_render(index: str) -> str:
+    """``dash.hooks.index``: note that Dash rendered a page for the request being watched."""
+    rendered = _rendered_pages.get()
+    if rendered is not None:
+        rendered.append(True)
+    return index
+
+
+@contextmanager
+def watching_page_render() -> Iterator[list[bool]]:
+    """A list that gets an item for every page Dash renders in this context, meanwhile.
+
+    Requests replayed inside it (WSGI in this thread, or ASGI on a loop
+    started here) inherit the context, so the list tells whether the app
+    actually rendered the page rather than answering 2xx some other way.
+    """
+    global _render_hook_installed
+    if not _render_hook_installed:
+        with _render_hook_lock:
+            if not _render_hook_installed:
+                dash.hooks.index()(_note_page_render)  # hooks are process-wide
+                _render_hook_installed = True
+    rendered: list[bool] = []
+    token = _rendered_pages.set(rendered)
+    try:
+        yield rendered
+    finally:
+        _rendered_pages.reset(token)

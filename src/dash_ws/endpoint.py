@@ -26,8 +26,8 @@ from starlette.websockets import WebSocket as StarletteWebSocket
 
 from . import protocol
 from .admission import AdmissionPolicy, default_identity
-from .callbacks import CallbackExecutor
 from .errors import ProtocolError
+from .execution import CallbackExecutor
 from .handshake import Handshake, origin_allowed
 from .protocol import CloseCode
 from .session import PageSession, SessionLimits

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import dash
 
 from . import dash_adapter
-from .callbacks import PersistentCallback
+from .execution import PersistentCallback
 
 _DEPENDENCY_KEYWORDS = ("output", "inputs", "state")
 

@@ -8,28 +8,22 @@ Quart routes run sync callbacks inline, on whatever loop serves the request,
 so sync callbacks are replayed on a private loop in a worker thread instead,
 where they block nothing else.
 
-Admission, on every backend, is the app's answer to a GET of the page the
-socket belongs to (``page_target``): a 2xx answer for which Dash rendered a
-page admits it (``page_verdict``); anything else refuses it.
+Admission is the app's answer to a GET of the page the socket belongs to,
+replayed the same way; ``admission`` judges it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, unquote_to_bytes
-
-import dash
-import orjson
+from urllib.parse import unquote
 
 from . import dash_adapter, protocol
-from .callbacks import HttpReply, PersistentCallback, Rejection
+from .admission import Rejection, page_target, page_verdict
+from .execution import HttpReply, PersistentCallback
 from .handshake import Handshake
 from .session import WebSocket
 
@@ -65,7 +59,7 @@ class AsgiCallbackBackend:
         target = page_target(self.app, handshake)
         if isinstance(target, Rejection):
             return target
-        with watching_page_render() as rendered:
+        with dash_adapter.watching_page_render() as rendered:
             reply = asyncio.run(
                 self._request(handshake, "GET", target.raw_path, target.query, b"", {})
             )
@@ -83,7 +77,7 @@ class AsgiCallbackBackend:
             **{k.lower(): v for k, v in call.headers.items()},
         }
         return await self._request(
-            handshake, "POST", self._update_path, call.query, call_body(call), extra
+            handshake, "POST", self._update_path, call.query, call.body, extra
         )
 
     async def _request(
@@ -170,118 +164,3 @@ def _phrase(status: int) -> str:
         return HTTPStatus(status).phrase.upper()
     except ValueError:
         return ""
-
-
-def call_body(call: protocol.Call) -> bytes:
-    """The renderer's JSON body of a call, as it would have posted it."""
-    body = call.body
-    if isinstance(body, (bytes, bytearray)):
-        return bytes(body)
-    return orjson.dumps(body)
-
-
-# ------------------------------------------------------------------ admission, all backends
-
-
-@dataclass(frozen=True)
-class PageTarget:
-    """The page a socket belongs to, as the app's own server routes it.
-
-    ``page`` is the URL the browser showed (None when the socket did not
-    name one); ``raw_path`` is the server-side path, still percent-encoded.
-    """
-
-    page: str | None
-    raw_path: str
-    query: str
-
-    @property
-    def wsgi_path(self) -> str:
-        """``PATH_INFO``: the decoded path's bytes, as latin-1 (PEP 3333)."""
-        return unquote_to_bytes(self.raw_path).decode("latin-1")
-
-    @property
-    def shown(self) -> str:
-        return self.page if self.page is not None else self.raw_path
-
-
-def page_target(app: dash.Dash, handshake: Handshake) -> PageTarget | Rejection:
-    """The page named by the socket (``handshake.page``), translated to the server's routes.
-
-    The browser's URL starts with ``requests_pathname_prefix``; the server
-    routes it under ``routes_pathname_prefix`` (they differ behind a proxy
-    that strips a prefix). A socket naming no page stands for the app's root
-    page. A URL outside the prefix, or one no browser would show (relative,
-    with ``.`` or ``..`` segments), is refused.
-    """
-    requests_prefix = app.config.requests_pathname_prefix
-    routes_prefix = app.config.routes_pathname_prefix
-    page = handshake.page
-    if page is None:
-        return PageTarget(None, routes_prefix, "")
-    path, _, query = page.partition("?")
-    if not path.startswith(requests_prefix) or not path.startswith("/"):
-        return Rejection(
-            400, f"page {page!r} is not in this app: its URLs start with {requests_prefix}"
-        )
-    raw_path = routes_prefix + path[len(requests_prefix) :]
-    segments = unquote(raw_path).replace("\\", "/").split("/")
-    if any(segment in (".", "..") for segment in segments) or "#" in page:
-        return Rejection(400, f"page {page!r} is not a URL a browser shows for a page")
-    return PageTarget(page, raw_path, query)
-
-
-def page_verdict(
-    status: int, status_line: str, rendered: bool, target: PageTarget
-) -> Rejection | None:
-    """Admit only a 2xx answer for which Dash rendered a page.
-
-    A 2xx without a rendered page is a URL the app serves publicly that is
-    not one of its pages (an asset, ``_dash-dependencies``, a file a
-    middleware serves itself): it proves nothing about the page's protection.
-    """
-    if not 200 <= status < 300:
-        return Rejection(status, f"refused by the app (HTTP {status_line})")
-    if not rendered:
-        return Rejection(
-            404,
-            f"page {target.shown!r} is not a page of this app "
-            f"(HTTP {status_line} without a Dash page)",
-        )
-    return None
-
-
-# Pages Dash rendered in this context, while admission watches (None when it does not).
-_rendered_pages: ContextVar[list[bool] | None] = ContextVar("dash_ws_rendered_pages", default=None)
-_render_hook_lock = threading.Lock()
-_render_hook_installed = False
-
-
-def _note_page_render(index: str) -> str:
-    """``dash.hooks.index``: note that Dash rendered a page for the request being watched."""
-    rendered = _rendered_pages.get()
-    if rendered is not None:
-        rendered.append(True)
-    return index
-
-
-@contextmanager
-def watching_page_render() -> Iterator[list[bool]]:
-    """A list that gets an item for every page Dash renders in this context, meanwhile.
-
-    Requests replayed inside it (WSGI in this thread, or ASGI on a loop
-    started here) inherit the context, so the list tells whether the app
-    actually rendered the page rather than answering 2xx some other way.
-    """
-    global _render_hook_installed
-    if not _render_hook_installed:
-        with _render_hook_lock:
-            if not _render_hook_installed:
-                dash.hooks.index()(_note_page_render)  # hooks are process-wide
-                _render_hook_installed = True
-    rendered: list[bool] = []
-    token = _rendered_pages.set(rendered)
-    try:
-        yield rendered
-    finally:
-        _rendered_pages.reset(token)

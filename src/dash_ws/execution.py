@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from . import protocol
+from .admission import Rejection
 from .handshake import Handshake
 from .session import PageSession, WebSocket, current_websocket
 
@@ -38,14 +39,6 @@ class HttpReply:
     status: int
     content_type: str
     body: bytes
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """The app's HTTP protection refused the page's handshake."""
-
-    status: int
-    reason: str
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ import flask
 from flask.signals import request_started
 
 from . import dash_adapter, protocol
-from .asgi_backend import call_body, page_target, page_verdict, watching_page_render
-from .callbacks import HttpReply, PersistentCallback, Rejection
+from .admission import Rejection, page_target, page_verdict
+from .execution import HttpReply, PersistentCallback
 from .handshake import Handshake
 from .session import WebSocket
 
@@ -204,7 +204,7 @@ class FlaskCallbackBackend:
         if isinstance(target, Rejection):
             return target
         environ = self._environ(handshake, "GET", target.wsgi_path, target.query)
-        with watching_page_render() as rendered:
+        with dash_adapter.watching_page_render() as rendered:
             try:
                 status_line = _wsgi_status(self.flask, environ)
             except Exception as error:
@@ -281,7 +281,7 @@ class FlaskCallbackBackend:
             "content-type": "application/json",
             **{k.lower(): v for k, v in call.headers.items()},
         }
-        body = call_body(call)
+        body = call.body
         return self._environ(handshake, "POST", self._update_path, call.query, body, headers)
 
     def _environ(
