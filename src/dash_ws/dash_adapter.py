@@ -191,7 +191,7 @@ def install_streaming_hook() -> None:
 def callback_scope(websocket: WebSocket, handshake: Handshake) -> Iterator[None]:
     """Give a persistent callback the Dash callback context an event callback has.
 
-    It has no inputs or outputs; its cookies, headers and origin are the page's.
+    It has no inputs or outputs; its cookies, headers, origin and path are the page's.
     """
     g = AttributeDict(
         inputs_list=[],
@@ -206,7 +206,7 @@ def callback_scope(websocket: WebSocket, handshake: Handshake) -> Iterator[None]
         using_outputs_grouping=False,
         cookies=handshake.cookies,
         headers=dict(handshake.page_headers()),
-        path=handshake.path,
+        path=handshake.page or handshake.path,
         remote=handshake.client[0] if handshake.client else None,
         origin=handshake.header("origin"),
         custom_data=AttributeDict(),
