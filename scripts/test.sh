@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit, in-process integration, and browser tests.
 # Creates .venv on first use and installs what the tests need: the package with
-# its test extras from PyPI, and Debian's chromium for the browser tests.
+# its test extras from PyPI, Debian's chromium for the browser tests and Node.js
+# for the browser client's unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
     else
-        echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+        echo "the tests need Debian's$missing: sudo apt-get install$missing" >&2
         exit 1
     fi
 fi

@@ -1,7 +1,8 @@
 /*
  * dash-ws browser client.
  *
- * Four parts, each with one job:
+ * Every deadline (degrading to HTTP, reopening with backoff, the heartbeat,
+ * acknowledgements) is a Timer. Four parts, each with one job:
  *  - Connection: the page's socket and its state, heartbeat, and reopening
  *    with backoff and jitter after a drop.
  *  - Session: the page's session on the server across sockets: message
@@ -21,10 +22,84 @@
   var RETRY_BASE_MS = 250;
   var RETRY_MAX_MS = 10000;
   var ACK_DELAY_MS = 500;
-  // Closes after which this page must not reopen its socket.
+
+  // Close codes, as docs/protocol.md's "Close codes" table has them (and
+  // tests/unit/test_client_tables.py checks); any other code closes the socket
+  // until a callback needs it again.
+  // Refused: this page must not reopen its socket; callbacks use HTTP for good.
   var REFUSED = {4001: 'unauthorized', 4003: 'origin not allowed', 4400: 'protocol version'};
-  // Closes that are the network's or the server's doing: reopen and resume.
-  var DROPPED = {1001: 1, 1005: 1, 1006: 1, 1011: 1, 1012: 1, 1013: 1, 1014: 1, 4000: 1, 4008: 1};
+  // Dropped, by the network or the server: reopen with backoff and jitter, and resume.
+  var DROPPED = {
+    1001: 'going away', 1005: 'no status', 1006: 'connection lost', 1011: 'no heartbeat',
+    1012: 'service restart', 1013: 'try again later', 1014: 'bad gateway',
+    4000: 'heartbeat timeout', 4008: 'too slow'
+  };
+  // The code this page closes a socket with when the server has gone silent.
+  var HEARTBEAT_TIMEOUT_CODE = 4000;
+
+  // Why the state changed, or why a callback failed, as the app is told.
+  var REASON = {
+    HEARTBEAT_TIMEOUT: 'heartbeat timeout',
+    CANNOT_OPEN: 'the socket could not be opened',
+    SESSION_LOST: 'the server no longer knew this page\'s session',
+    NEW_SESSION: 'a new session started',
+    CONNECTION_LOST: 'connection lost',
+    CLOSED: 'closed'
+  };
+
+  // A close the server gave no reason for: what happened, with its code.
+  function withCode(reason, code) {
+    return reason + ' (' + code + ')';
+  }
+
+  // One deadline, scheduled again as often as needed: schedule() counts its
+  // tries since the last reset() and calls back after delayFor(tries) ms,
+  // replacing the deadline it had; clear() cancels it and keeps the count.
+  function Timer(callback, delayFor) {
+    this.callback = callback;
+    this.delayFor = delayFor;
+    this.tries = 0;
+    this.handle = null;
+  }
+
+  Timer.prototype.schedule = function () {
+    var self = this;
+    this.clear();
+    this.tries += 1;
+    this.handle = setTimeout(function () {
+      self.handle = null;
+      self.callback();
+    }, this.delayFor(this.tries));
+  };
+
+  Timer.prototype.isPending = function () {
+    return this.handle !== null;
+  };
+
+  Timer.prototype.clear = function () {
+    if (this.handle !== null) clearTimeout(this.handle);
+    this.handle = null;
+  };
+
+  Timer.prototype.reset = function () {
+    this.clear();
+    this.tries = 0;
+  };
+
+  function every(ms) {
+    return function () { return ms; };
+  }
+
+  // Exponential backoff with jitter: after the n-th drop in a row, wait
+  // between half and all of 250 ms * 2^(n-1), at most 10 s.
+  function backoff(tries) {
+    var delay = Math.min(RETRY_BASE_MS * Math.pow(2, tries - 1), RETRY_MAX_MS);
+    return delay / 2 + Math.random() * delay / 2;
+  }
+
+  // The JavaScript tests (tests/js) run this file under Node and unit-test its
+  // parts through this object; a page never defines it.
+  if (window.__dash_ws_test__) window.__dash_ws_test__.Timer = Timer;
 
   function readConfig() {
     var element = document.getElementById('_dash-config');
@@ -49,27 +124,47 @@
   // States: idle, connecting, open, reconnecting, degraded (cannot open: callbacks
   // use HTTP while retrying), closed (by the server or for inactivity), refused.
   function Connection(url, handlers) {
+    var self = this;
     this.url = url;
     this.handlers = handlers;
     this.state = 'idle';
     this.socket = null;
-    this.retries = 0;
     this.waiters = [];
-    this.heartbeat = null;
     this.lastHeard = 0;
-    this.retryTimer = null;
-    this.degradeTimer = null;
+    // Not open in time: callbacks use HTTP meanwhile.
+    this.degradeTimer = new Timer(function () { self.degrade(); }, every(CONNECT_WAIT_MS));
+    // Dropped: open again, later after each drop in a row.
+    this.reconnectTimer = new Timer(function () { self.open(); }, backoff);
+    // Open: ping, or give up on a server gone silent.
+    this.heartbeatTimer = new Timer(function () { self.beat(); }, function () {
+      return config.heartbeat_ms;
+    });
   }
 
   Connection.prototype.setState = function (state, reason) {
-    if (state === 'open' || state === 'closed' || state === 'refused') clearTimeout(this.degradeTimer);
     this.state = state;
     this.handlers.onState(state, reason || '');
   };
 
+  // The socket has opened: every deadline starts afresh, here and nowhere else.
+  // (The session's ack timer goes on: its ack is still owed on this socket.)
+  Connection.prototype.resetTimers = function () {
+    this.degradeTimer.reset();
+    this.reconnectTimer.reset();
+    this.heartbeatTimer.reset();
+    this.heartbeatTimer.schedule();
+  };
+
+  // The socket will not reopen by itself: no deadline is left.
+  Connection.prototype.stopTimers = function () {
+    this.degradeTimer.clear();
+    this.reconnectTimer.clear();
+    this.heartbeatTimer.clear();
+  };
+
   Connection.prototype.open = function () {
     if (this.socket || this.state === 'refused') return;
-    clearTimeout(this.retryTimer);
+    this.reconnectTimer.clear();
     var scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
     var query = '?v=' + PROTOCOL_VERSION + '&page=' +
       encodeURIComponent(location.pathname + location.search);
@@ -77,16 +172,12 @@
     var self = this;
     this.socket = socket;
     if (this.state !== 'reconnecting' && this.state !== 'degraded') this.setState('connecting');
-    if (!this.degradeTimer && this.state !== 'degraded') {
-      this.degradeTimer = setTimeout(function () { self.degrade(); }, CONNECT_WAIT_MS);
-    }
+    if (!this.degradeTimer.isPending() && this.state !== 'degraded') this.degradeTimer.schedule();
     socket.onopen = function () {
-      self.retries = 0;
       self.lastHeard = Date.now();
-      self.degradeTimer = null;
+      self.resetTimers();
       self.send(self.handlers.joinMessage());
       self.setState('open');
-      self.startHeartbeat();
       self.settleWaiters(true);
     };
     socket.onmessage = function (event) {
@@ -98,6 +189,10 @@
         log('error', 'unreadable frame from the server', error);
         return;
       }
+      if (!Array.isArray(messages)) {
+        log('error', 'a frame from the server that is not a list of messages', messages);
+        return;
+      }
       self.handlers.onFrame(messages);
     };
     socket.onclose = function (event) {
@@ -107,10 +202,9 @@
 
   // The socket could not be opened in time: callbacks go over HTTP meanwhile.
   Connection.prototype.degrade = function () {
-    this.degradeTimer = null;
     if (this.state === 'open' || this.state === 'refused' || this.state === 'closed') return;
     log('warn', 'the socket could not be opened; callbacks use HTTP until it can');
-    this.setState('degraded', 'the socket could not be opened');
+    this.setState('degraded', REASON.CANNOT_OPEN);
     this.settleWaiters(false);
   };
 
@@ -118,29 +212,30 @@
   Connection.prototype.lost = function (socket, event) {
     if (this.socket !== socket) return;
     this.socket = null;
-    this.stopHeartbeat();
-    if (REFUSED[event.code]) {
-      log('error', 'the server refused this page\'s socket (' + event.code + ' ' +
-        REFUSED[event.code] + '): ' + event.reason + '; callbacks use HTTP');
-      this.setState('refused', event.reason);
-      this.settleWaiters(false);
-      this.handlers.onEnded(event.reason);
+    this.heartbeatTimer.clear();
+    var code = event.code;
+    if (REFUSED[code]) {
+      log('error', 'the server refused this page\'s socket (' + code + ' ' + REFUSED[code] +
+        '): ' + event.reason + '; callbacks use HTTP');
+      this.end('refused', event.reason);
       return;
     }
-    if (DROPPED[event.code]) {
-      var delay = Math.min(RETRY_BASE_MS * Math.pow(2, this.retries), RETRY_MAX_MS);
-      delay = delay / 2 + Math.random() * delay / 2;
-      this.retries += 1;
+    if (DROPPED[code]) {
       if (this.state !== 'degraded') {
-        this.setState('reconnecting', event.reason || 'connection lost (' + event.code + ')');
+        this.setState('reconnecting', event.reason || withCode(REASON.CONNECTION_LOST, code));
       }
-      var self = this;
-      this.retryTimer = setTimeout(function () { self.open(); }, delay);
+      this.reconnectTimer.schedule();
       return;
     }
-    this.setState('closed', event.reason || 'closed (' + event.code + ')');
+    this.end('closed', event.reason || withCode(REASON.CLOSED, code));
+  };
+
+  // Closed or refused: nothing reopens the socket but a callback that needs it.
+  Connection.prototype.end = function (state, reason) {
+    this.stopTimers();
+    this.setState(state, reason);
     this.settleWaiters(false);
-    this.handlers.onEnded(event.reason || 'closed (' + event.code + ')');
+    this.handlers.onEnded(reason);
   };
 
   // Sends a message object, or one already encoded as JSON text.
@@ -163,24 +258,18 @@
     waiters.forEach(function (resolve) { resolve(opened); });
   };
 
-  Connection.prototype.startHeartbeat = function () {
-    var self = this;
-    var interval = config.heartbeat_ms;
-    this.heartbeat = setInterval(function () {
-      if (Date.now() - self.lastHeard > 2 * interval) {
-        log('warn', 'no answer from the server, reconnecting');
-        var silent = self.socket;
-        silent.close(4000, 'heartbeat timeout');
-        self.lost(silent, {code: 4000, reason: 'heartbeat timeout'});
-        return;
-      }
-      self.send({type: 'ping'});
-    }, interval);
-  };
-
-  Connection.prototype.stopHeartbeat = function () {
-    clearInterval(this.heartbeat);
-    this.heartbeat = null;
+  // Every heartbeat_ms while open: a ping, or, after two silent intervals, a
+  // new socket.
+  Connection.prototype.beat = function () {
+    if (Date.now() - this.lastHeard > 2 * config.heartbeat_ms) {
+      log('warn', 'no answer from the server, reconnecting');
+      var silent = this.socket;
+      silent.close(HEARTBEAT_TIMEOUT_CODE, REASON.HEARTBEAT_TIMEOUT);
+      this.lost(silent, {code: HEARTBEAT_TIMEOUT_CODE, reason: REASON.HEARTBEAT_TIMEOUT});
+      return;
+    }
+    this.heartbeatTimer.schedule();
+    this.send({type: 'ping'});
   };
 
   /* ------------------------------------------------------------ Session */
@@ -190,7 +279,8 @@
     secret: null,
     seen: 0,
     acked: 0,
-    ackTimer: null,
+    // At most one ack per ACK_DELAY_MS, for everything handled meanwhile.
+    ackTimer: new Timer(function () { Session.sendAck(); }, every(ACK_DELAY_MS)),
 
     // The first message on every socket; it names the session to resume, if any.
     // The secret travels here, never in the socket's URL, which logs record.
@@ -209,14 +299,14 @@
     },
 
     scheduleAck: function () {
-      if (Session.ackTimer) return;
-      Session.ackTimer = setTimeout(function () {
-        Session.ackTimer = null;
-        if (connection.state === 'open' && Session.seen > Session.acked) {
-          Session.acked = Session.seen;
-          connection.send({type: 'ack', n: Session.seen});
-        }
-      }, ACK_DELAY_MS);
+      if (!Session.ackTimer.isPending()) Session.ackTimer.schedule();
+    },
+
+    sendAck: function () {
+      if (connection.state === 'open' && Session.seen > Session.acked) {
+        Session.acked = Session.seen;
+        connection.send({type: 'ack', n: Session.seen});
+      }
     },
 
     // The first message on every socket: a resumed session, or a new one.
@@ -231,10 +321,9 @@
       Session.seen = 0;
       Session.acked = 0;
       if (lost) {
-        var reason = 'the server no longer knew this page\'s session';
-        Calls.failAll(reason);
-        Page.showStatus('closed', reason);
-        Page.showStatus('open', 'a new session started');
+        Calls.failAll(REASON.SESSION_LOST);
+        Page.showStatus('closed', REASON.SESSION_LOST);
+        Page.showStatus('open', REASON.NEW_SESSION);
       }
       if (config.persistent) {
         Page.whenHydrated(function () {
@@ -267,7 +356,13 @@
         clearInterval(poll);
         var callbacks = Page.waitingForHydration;
         Page.waitingForHydration = [];
-        callbacks.forEach(function (waiting) { waiting(); });
+        callbacks.forEach(function (waiting) {
+          try {
+            waiting();
+          } catch (error) {
+            log('error', 'a step waiting for the layout failed', error);
+          }
+        });
       }, 25);
     },
 
@@ -395,7 +490,7 @@
       Object.keys(Calls.pending).forEach(function (id) {
         var call = Calls.pending[id];
         delete Calls.pending[id];
-        log('error', 'callback ' + call.message.body.output + ' failed: ' + reason);
+        log('error', 'callback ' + call.message.output + ' failed: ' + reason);
         call.resolve(new Response('dash-ws: ' + reason, {
           status: 503, headers: {'Content-Type': 'text/plain'}
         }));
@@ -435,12 +530,26 @@
     }
   }
 
+  // Each message on its own: one that cannot be applied (say, set_props on a
+  // component the renderer no longer has) is logged, and the rest of its
+  // frame is still applied, a result included.
+  function handleFrame(messages) {
+    messages.forEach(function (message) {
+      try {
+        handle(message);
+      } catch (error) {
+        var type = message && message.type ? message.type : 'malformed';
+        log('error', 'could not apply a ' + type + ' message from the server', error);
+      }
+    });
+  }
+
   window.dash_ws = {state: 'idle', reason: ''};
 
   var connection = new Connection(config.url, {
     joinMessage: Session.joinMessage,
     onState: Page.showStatus,
-    onFrame: function (messages) { messages.forEach(handle); },
+    onFrame: handleFrame,
     onEnded: function (reason) {
       Calls.failAll(reason);
       Session.id = null;

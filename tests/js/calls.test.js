@@ -1,0 +1,88 @@
+'use strict';
+// The renderer's callback requests, over the socket.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const {loadPage, settle} = require('./harness');
+
+const LIMIT = 4096;
+
+test('a call goes over the socket as a call message and is answered like HTTP', async () => {
+  const page = loadPage({config: {max_message_bytes: LIMIT}});
+  await page.connect();
+  const call = page.call('out.children');
+  await settle();
+  const [sent] = page.socket.sentOfType('call');
+  assert.equal(sent.id, 1);
+  assert.equal(sent.output, 'out.children');
+  assert.equal(JSON.parse(sent.body).output, 'out.children');
+  assert.equal(sent.query, '');
+  assert.equal(sent.headers['X-CSRFToken'], 't');
+  await page.socket.receive([{type: 'result', n: 1, id: 1, status: 200, content_type: 'application/json', body: '{"a":1}'}]);
+  assert.equal(call.response.status, 200);
+  assert.equal(call.response.headers.get('Content-Type'), 'application/json');
+  assert.equal(call.text, '{"a":1}');
+
+  const prevented = page.call('out.children');
+  await settle();
+  await page.socket.receive([{type: 'result', n: 2, id: 2, status: 204, content_type: 'application/json', body: ''}]);
+  assert.equal(prevented.response.status, 204);
+  assert.equal(page.http.length, 0);
+});
+
+test('a call past max_message_bytes is answered 413 at once and never sent', async () => {
+  const page = loadPage({config: {max_message_bytes: LIMIT}});
+  await page.connect();
+  const call = page.call('out.children', 'x'.repeat(LIMIT));
+  await settle();
+  assert.equal(call.done, true);
+  assert.equal(call.response.status, 413);
+  assert.match(call.text, /websocket_max_message_bytes/);
+  assert.deepEqual(page.socket.sent.map((message) => message.type), ['join'], 'nothing sent');
+  assert.equal(page.http.length, 0, 'nor over HTTP');
+  assert.equal(page.logged('error', 'out.children').length, 1);
+});
+
+test('the limit counts UTF-8 bytes, not characters', async () => {
+  const page = loadPage({config: {max_message_bytes: LIMIT}});
+  await page.connect();
+  const call = page.call('out.children', 'é'.repeat(LIMIT / 2));
+  await settle();
+  assert.equal(call.response.status, 413);
+  const small = page.call('out.children', 'é'.repeat(LIMIT / 4));
+  await settle();
+  assert.equal(small.done, false);
+  assert.equal(page.socket.sentOfType('call').length, 1);
+});
+
+test('requests that are not callback updates go over HTTP', async () => {
+  const page = loadPage();
+  await page.connect();
+  await page.window.fetch('/_dash-layout', {method: 'GET'});
+  await page.window.fetch('/_dash-update-component?cacheKey=1', {
+    method: 'POST', body: JSON.stringify({output: 'a.b'})
+  });
+  assert.equal(page.http.length, 2);
+  assert.deepEqual(page.socket.sentOfType('call'), []);
+});
+
+test('a call made while the socket opens waits for it', async () => {
+  const page = loadPage();
+  const call = page.call();
+  await page.clock.tick(1000);
+  assert.equal(call.done, false);
+  await page.socket.accept();
+  assert.deepEqual(page.socket.sent.map((message) => message.type), ['join', 'call']);
+});
+
+test('a get is answered with the prop, or found: false', async () => {
+  const page = loadPage({layout: {name: {value: 'Ada'}}});
+  await page.connect();
+  await page.socket.receive([
+    {type: 'get', n: 1, id: 7, component: 'name', prop: 'value'},
+    {type: 'get', n: 2, id: 8, component: 'missing', prop: 'value'}
+  ]);
+  assert.deepEqual(page.socket.sentOfType('prop'), [
+    {type: 'prop', id: 7, found: true, value: 'Ada'},
+    {type: 'prop', id: 8, found: false, value: null}
+  ]);
+});
