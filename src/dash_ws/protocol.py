@@ -247,9 +247,25 @@ def _is_token(value: Any) -> bool:
 
 
 def _shown(value: Any) -> str:
-    """A short rendering of a value the page sent, for an error message."""
+    """A short rendering of a value the page sent, for an error message.
+
+    Only a string is shown; anything else by its JSON type, since rendering a
+    structure the page chose (nested a thousand deep, say) costs what it wants.
+    """
+    if not isinstance(value, str):
+        return f"of JSON type {_JSON_TYPES.get(type(value), 'value')}"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+_JSON_TYPES = {
+    dict: "object",
+    list: "array",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 _PARSERS = {
