@@ -160,12 +160,12 @@ def _parse_call(message: dict) -> Call:
     if not isinstance(body, str):
         raise ProtocolError("call needs a 'body' string: the renderer's JSON text")
     output = _output_of(body)
-    headers = message.get("headers") or {}
+    headers = message.get("headers", {})
     if not isinstance(headers, dict) or not all(
         _is_header_name(k) and _is_header_value(v) for k, v in headers.items()
     ):
         raise ProtocolError("call headers must map header names to Latin-1 strings")
-    query = message.get("query") or ""
+    query = message.get("query", "")
     if not isinstance(query, str) or not _QUERY.fullmatch(query):
         raise ProtocolError("call query must be a string of printable ASCII (percent-encoded)")
     # orjson refuses lone surrogates, so every string it gives encodes to UTF-8.

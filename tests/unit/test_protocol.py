@@ -94,6 +94,18 @@ def test_prop_reply_ready_and_ping_are_parsed():
             "query",
         ),
         (
+            CALL + ',"query":{}}',
+            "query",
+        ),
+        (
+            CALL + ',"headers":[]}',
+            "headers",
+        ),
+        (
+            CALL + ',"query":5}',
+            "query",
+        ),
+        (
             CALL + ',"query":"a=\u2603"}',
             "ASCII",
         ),
