@@ -1,11 +1,20 @@
-"""``app.run()``: uvicorn for HTTP and sockets, Dash's dev tools, restart on code change."""
+"""``app.run()``: uvicorn for HTTP and sockets, Dash's dev tools, restart on code change.
+
+Debug is off unless ``debug=True`` or ``DASH_DEBUG=true``, as with ``dash.Dash.run``.
+uvicorn gets limits sized for this process (see ``server_limits``); any uvicorn
+option passed to ``app.run`` wins over them. Werkzeug-only options that Dash
+users and Dash's test runner pass are dropped, or translated where uvicorn has
+an equivalent.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import inspect
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -14,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+from dash._configs import get_combined_config
 
 from . import dash_adapter
 
@@ -24,48 +34,203 @@ logger = logging.getLogger("dash_ws")
 
 _CHILD_FLAG = "DASH_WS_RELOADER_CHILD"
 
+# Options of Flask.run / werkzeug.run_simple that uvicorn does not take. Those
+# with a meaning here (extra_files, exclude_patterns, reloader_interval,
+# ssl_context) are handled before the rest are dropped.
+_WERKZEUG_OPTIONS = frozenset(
+    {
+        "use_debugger",
+        "use_evalex",
+        "threaded",
+        "processes",
+        "passthrough_errors",
+        "request_handler",
+        "static_files",
+        "reloader_type",
+        "load_dotenv",
+        "extra_files",
+        "exclude_patterns",
+        "reloader_interval",
+        "ssl_context",
+    }
+)
+# Arguments of dash.Dash.run that only make sense for Dash's own server or Jupyter.
+_DASH_RUN_ONLY = frozenset(
+    {"proxy", "jupyter_mode", "jupyter_width", "jupyter_height", "jupyter_server_url"}
+)
+
+# uvicorn limits (seconds, bytes). A connection that never completes its
+# request head is not timed out by uvicorn: a proxy in front must do that.
+KEEP_ALIVE_SECONDS = 5
+MAX_REQUEST_HEAD_BYTES = 16 * 1024
+MESSAGE_ENVELOPE_BYTES = 64 * 1024
+_UVICORN_DEFAULT_WS_MAX_SIZE = 16 * 1024 * 1024
+
 
 def serve(
     app: Dash, host: str | None, port: int | str | None, debug: bool | None, **options: Any
 ) -> None:
     """Serve ``app.asgi`` in this process, or under the reloader when debugging."""
+    if debug is None:
+        debug = get_combined_config("debug", None, False)
     dev_tool_names = set(inspect.signature(app.enable_dev_tools).parameters) - {
         "debug",
         "first_run",
     }
     dev_tools = {name: options.pop(name) for name in list(options) if name in dev_tool_names}
     debug = app.enable_dev_tools(debug, **dev_tools)
+    if "hide_all_callbacks" in options:
+        app.config.update({"hide_all_callbacks": bool(options.pop("hide_all_callbacks"))})
     host = host or os.getenv("HOST", "127.0.0.1")
     port = int(port or os.getenv("PORT", "8050"))
     use_reloader = options.pop("use_reloader", debug and app._dev_tools.hot_reload)
-    for flask_only in ("threaded", "processes", "ssl_context", "extra_files", "load_dotenv"):
-        options.pop(flask_only, None)
+    reloader_interval = options.get("reloader_interval") or app._dev_tools.hot_reload_watch_interval
+    extra_files = list(options.get("extra_files") or ())
+    exclude_patterns = list(options.get("exclude_patterns") or ())
+    options.update(_ssl_options(options.get("ssl_context")))
+    options = _drop_foreign_options(options)
     if dash_adapter.backend_name(app) == "flask":
         app.server.debug = bool(debug)
 
     if use_reloader and not os.environ.get(_CHILD_FLAG):
-        _run_reloader(app, interval=app._dev_tools.hot_reload_watch_interval)
+        extra_files += _extra_hot_reload_files(app)
+        _run_reloader(extra_files, exclude_patterns, interval=reloader_interval)
         return
+    scheme = (
+        "https" if options.get("ssl_certfile") or options.get("ssl_context_factory") else "http"
+    )
     print(
-        f"Dash is running on http://{host}:{port}{app.config.requests_pathname_prefix}", flush=True
+        f"Dash is running on {scheme}://{host}:{port}{app.config.requests_pathname_prefix}",
+        flush=True,
     )
     uvicorn.run(
         app.asgi,
         host=host,
         port=port,
-        log_level=options.pop("log_level", "info" if debug else "warning"),
-        **options,
+        **{
+            "log_level": "info" if debug else "warning",
+            **server_limits(app),
+            **options,
+        },
     )
 
 
-def _run_reloader(app: Dash, interval: float) -> None:
+WS_QUEUED_FRAMES = 4
+"""A page's frames uvicorn holds for the app; past that it stops reading the socket."""
+
+
+def server_limits(app: Dash) -> dict[str, Any]:
+    """uvicorn limits for this process: concurrency under the open-file limit, sizes, timeouts.
+
+    Raises the soft open-file limit to the hard one first, where the platform allows.
+    """
+    limits: dict[str, Any] = {
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
+        "ws_max_size": _largest_message(app) + MESSAGE_ENVELOPE_BYTES,
+        # Frames uncompressed: inflating a page's large frames costs the event loop every
+        # page shares, and compressing secrets beside what a page chose leaks them by size.
+        "ws_per_message_deflate": False,
+        # Frames uvicorn's websockets implementation queues per socket before it stops reading.
+        "ws_max_queue": WS_QUEUED_FRAMES,
+    }
+    open_files = raise_open_file_limit()
+    if open_files is not None:
+        limits["limit_concurrency"] = concurrency_for(open_files)
+    return limits
+
+
+def concurrency_for(open_files: int) -> int:
+    """Connections uvicorn may hold before it answers 503: the open-file limit less headroom."""
+    headroom = max(64, open_files // 8)  # log files, modules, the app's own files and sockets
+    return max(open_files - headroom, open_files // 2, 1)
+
+
+def raise_open_file_limit() -> int | None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; return the soft limit now in force.
+
+    ``None`` where the platform has no such limit (Windows) or it is unlimited.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return None
+    for target in (hard, 10240):  # 10240: macOS's OPEN_MAX, where the hard limit is unlimited
+        if target == resource.RLIM_INFINITY or (soft != resource.RLIM_INFINITY and soft >= target):
+            continue
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError):
+            continue
+        logger.debug("raised the open-file limit from %s to %s", soft, target)
+        soft = target
+        break
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _largest_message(app: Dash) -> int:
+    """The largest message the app accepts from a page, wherever the app keeps it."""
+    limits = getattr(app, "websocket_limits", None)
+    for value in (
+        getattr(limits, "inbound_message_bytes", None),
+        getattr(app, "websocket_max_message_bytes", None),
+    ):
+        if isinstance(value, int) and value > 0:
+            return value
+    return _UVICORN_DEFAULT_WS_MAX_SIZE
+
+
+def _ssl_options(ssl_context: Any) -> dict[str, Any]:
+    """Werkzeug's ``ssl_context`` as uvicorn options: a (cert, key) pair, or an SSLContext."""
+    if ssl_context is None:
+        return {}
+    if isinstance(ssl_context, (tuple, list)) and len(ssl_context) == 2:
+        certfile, keyfile = ssl_context
+        return {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
+    if isinstance(ssl_context, ssl.SSLContext) and "ssl_context_factory" in _uvicorn_options():
+        return {"ssl_context_factory": lambda config, default: ssl_context}
+    raise ValueError(
+        f"app.run(ssl_context={ssl_context!r}) is not supported by uvicorn: pass "
+        "ssl_certfile= and ssl_keyfile=, or ssl_context=(certfile, keyfile)"
+    )
+
+
+def _drop_foreign_options(options: dict[str, Any]) -> dict[str, Any]:
+    kept = {}
+    for name, value in options.items():
+        if name in _WERKZEUG_OPTIONS or name in _DASH_RUN_ONLY:
+            if name not in {"ssl_context", "extra_files", "exclude_patterns", "reloader_interval"}:
+                logger.debug("app.run: ignoring %s=%r, which uvicorn does not take", name, value)
+            continue
+        kept[name] = value
+    return kept
+
+
+def _uvicorn_options() -> set[str]:
+    return set(inspect.signature(uvicorn.Config).parameters)
+
+
+def _extra_hot_reload_files(app: Dash) -> list[str]:
+    files = []
+    for path in app.config.get("extra_hot_reload_paths") or ():
+        if os.path.isfile(path):
+            files.append(str(path))
+        else:
+            files.extend(str(p) for p in Path(path).rglob("*") if p.is_file())
+    return files
+
+
+def _run_reloader(extra_files: list[str], exclude_patterns: list[str], interval: float) -> None:
     """Run the same command in a child process; restart it when a source file changes."""
     command = list(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
     environment = {**os.environ, _CHILD_FLAG: "1"}
-    extra_paths = list(app.config.get("extra_hot_reload_paths") or [])
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated reloader takes its child along
     while True:
-        snapshot = _mtimes(_watched_files(extra_paths))
+        snapshot = _mtimes(_watched_files(extra_files, exclude_patterns))
         child = subprocess.Popen(command, env=environment)
         try:
             while _mtimes(snapshot) == snapshot:  # a crashed child also waits for a fix
@@ -81,15 +246,15 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _watched_files(extra_paths: Iterable[str]) -> list[str]:
+def _watched_files(extra_files: Iterable[str], exclude_patterns: Iterable[str] = ()) -> list[str]:
     files = [
         module.__file__
         for module in list(sys.modules.values())
         if getattr(module, "__file__", None) and module.__file__.endswith(".py")
     ]
-    for path in extra_paths:
-        files.extend(str(p) for p in Path(path).rglob("*") if p.is_file())
-    return files
+    files.extend(extra_files)
+    patterns = list(exclude_patterns)
+    return [name for name in files if not any(fnmatch.fnmatch(name, p) for p in patterns)]
 
 
 def _mtimes(files: Iterable[str]) -> dict[str, float]:
