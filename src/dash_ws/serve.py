@@ -14,6 +14,7 @@ import inspect
 import logging
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -64,7 +65,6 @@ _DASH_RUN_ONLY = frozenset(
 KEEP_ALIVE_SECONDS = 5
 MAX_REQUEST_HEAD_BYTES = 16 * 1024
 MESSAGE_ENVELOPE_BYTES = 64 * 1024
-_UVICORN_DEFAULT_WS_MAX_SIZE = 16 * 1024 * 1024
 
 
 def serve(
@@ -103,8 +103,8 @@ def serve(
         f"Dash is running on {scheme}://{host}:{port}{app.config.requests_pathname_prefix}",
         flush=True,
     )
-    uvicorn.run(
-        app.asgi,
+    run_server(
+        app,
         host=host,
         port=port,
         **{
@@ -113,6 +113,50 @@ def serve(
             **options,
         },
     )
+
+
+def run_server(app: Dash, host: str, port: int, **options: Any) -> None:
+    """Serve ``app.asgi`` with uvicorn on a socket dash-ws binds itself.
+
+    The socket gives up on a connection whose peer has left data unread for
+    longer than a page may take to read a frame (``TCP_USER_TIMEOUT``, where
+    the platform has it): a page closed for being slow that never reads again
+    would otherwise keep its connection for as long as it likes, since a
+    WebSocket close waits for the socket to drain. Options uvicorn binds
+    with itself (``uds``, ``fd``, ``workers``) take uvicorn's own path.
+    """
+    if {"uds", "fd", "workers"} & options.keys():
+        uvicorn.run(app.asgi, host=host, port=port, **options)
+        return
+    limits = app.websocket_limits
+    user_timeout = limits.send_timeout + limits.close_timeout
+    server = uvicorn.Server(uvicorn.Config(app.asgi, host=host, port=port, **options))
+    app._uvicorn_server = server  # where Dash's test runner looks for a server to stop
+    sock = listening_socket(host, port, user_timeout, backlog=server.config.backlog)
+    server.run(sockets=[sock])
+
+
+def listening_socket(
+    host: str, port: int, user_timeout: float, backlog: int = 2048
+) -> socket.socket:
+    """A TCP socket listening on ``host:port`` that drops peers unresponsive for ``user_timeout`` s.
+
+    It listens at once, so clients that connect while the app starts wait in
+    the backlog instead of being refused.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux; accepted sockets inherit it
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(user_timeout * 1000))
+    try:
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 WS_QUEUED_FRAMES = 4
@@ -127,7 +171,7 @@ def server_limits(app: Dash) -> dict[str, Any]:
     limits: dict[str, Any] = {
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
-        "ws_max_size": _largest_message(app) + MESSAGE_ENVELOPE_BYTES,
+        "ws_max_size": app.websocket_limits.inbound_message_bytes + MESSAGE_ENVELOPE_BYTES,
         # Frames uncompressed: inflating a page's large frames costs the event loop every
         # page shares, and compressing secrets beside what a page chose leaks them by size.
         "ws_per_message_deflate": False,
@@ -170,18 +214,6 @@ def raise_open_file_limit() -> int | None:
         soft = target
         break
     return None if soft == resource.RLIM_INFINITY else int(soft)
-
-
-def _largest_message(app: Dash) -> int:
-    """The largest message the app accepts from a page, wherever the app keeps it."""
-    limits = getattr(app, "websocket_limits", None)
-    for value in (
-        getattr(limits, "inbound_message_bytes", None),
-        getattr(app, "websocket_max_message_bytes", None),
-    ):
-        if isinstance(value, int) and value > 0:
-            return value
-    return _UVICORN_DEFAULT_WS_MAX_SIZE
 
 
 def _ssl_options(ssl_context: Any) -> dict[str, Any]:

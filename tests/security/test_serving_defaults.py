@@ -122,7 +122,7 @@ def served(
     )
     try:
         server = Served(process, port)
-        server.wait_for_line(r"Uvicorn running on")
+        server.wait_for_line(r"Application startup complete")
         yield server
     finally:
         with suppress(ProcessLookupError):
@@ -163,10 +163,10 @@ def test_dash_debug_environment_variable_turns_debug_on(tmp_path):
 
 @pytest.fixture
 def uvicorn_run(monkeypatch):
-    """Capture what app.run passes to uvicorn.run instead of serving."""
+    """Capture what app.run passes to uvicorn instead of serving."""
     calls = []
     monkeypatch.setattr(
-        serving.uvicorn, "run", lambda asgi, **options: calls.append((asgi, options))
+        serving, "run_server", lambda app, **options: calls.append((app.asgi, options))
     )
 
     def no_reloader(*args, **kwargs):
