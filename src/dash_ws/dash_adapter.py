@@ -20,6 +20,7 @@ from typing import Any
 
 import dash
 from dash import _callback, _callback_context
+from dash._configs import get_combined_config
 from dash._utils import AttributeDict
 
 from .errors import UnsupportedDash
@@ -219,6 +220,16 @@ def callback_scope(websocket: WebSocket, handshake: Handshake) -> Iterator[None]
         yield
     finally:
         _callback_context.context_value.reset(token)
+
+
+def debug_from_environment() -> bool:
+    """What ``app.run()`` without ``debug=`` means: off, unless ``DASH_DEBUG`` says on."""
+    return bool(get_combined_config("debug", None, False))
+
+
+def hot_reload_settings(app: dash.Dash) -> tuple[bool, float]:
+    """Whether ``enable_dev_tools`` turned hot reload on, and how often it watches (s)."""
+    return bool(app._dev_tools.hot_reload), app._dev_tools.hot_reload_watch_interval
 
 
 def reveals_errors(app: dash.Dash) -> bool:

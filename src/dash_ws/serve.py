@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from dash._configs import get_combined_config
 
 from . import dash_adapter
 
@@ -72,7 +71,7 @@ def serve(
 ) -> None:
     """Serve ``app.asgi`` in this process, or under the reloader when debugging."""
     if debug is None:
-        debug = get_combined_config("debug", None, False)
+        debug = dash_adapter.debug_from_environment()
     dev_tool_names = set(inspect.signature(app.enable_dev_tools).parameters) - {
         "debug",
         "first_run",
@@ -83,8 +82,9 @@ def serve(
         app.config.update({"hide_all_callbacks": bool(options.pop("hide_all_callbacks"))})
     host = host or os.getenv("HOST", "127.0.0.1")
     port = int(port or os.getenv("PORT", "8050"))
-    use_reloader = options.pop("use_reloader", debug and app._dev_tools.hot_reload)
-    reloader_interval = options.get("reloader_interval") or app._dev_tools.hot_reload_watch_interval
+    hot_reload, watch_interval = dash_adapter.hot_reload_settings(app)
+    use_reloader = options.pop("use_reloader", debug and hot_reload)
+    reloader_interval = options.get("reloader_interval") or watch_interval
     extra_files = list(options.get("extra_files") or ())
     exclude_patterns = list(options.get("exclude_patterns") or ())
     options.update(_ssl_options(options.get("ssl_context")))
