@@ -850,12 +850,11 @@ def _expected_call(message: dict, highest_call: int) -> Expected:
         ("headers", dict, _headers_verdict),
         ("query", str, _query_verdict),
     ):
-        value = message.get(name)
-        if value is None:
+        if name not in message:
             continue
-        if not value and not isinstance(value, kind):
-            vague = True  # empty, of another type ("query": {}): taken as empty, or refused
-            continue
+        value = message[name]
+        if not isinstance(value, kind):
+            return Expected(ERROR, why=f"call {name} of another type")
         answer = verdict(value)
         if answer == ERROR:
             return Expected(ERROR, why=f"call {name}")
@@ -975,7 +974,7 @@ class Harness(Renderer):
         self.bystander: PageClient | None = None
         self.highest_call = 0
         self.maybe_calls: set[int] = set()
-        """Ids of calls the document leaves open (an empty query of another type)."""
+        """Ids of calls the document leaves open (a query with a space, say)."""
         self._stack = AsyncExitStack()
         self._page_stack: AsyncExitStack | None = None
         self._replace_page = True
