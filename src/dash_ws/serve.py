@@ -78,8 +78,9 @@ def serve(
     }
     dev_tools = {name: options.pop(name) for name in list(options) if name in dev_tool_names}
     debug = app.enable_dev_tools(debug, **dev_tools)
-    if "hide_all_callbacks" in options:
-        app.config.update({"hide_all_callbacks": bool(options.pop("hide_all_callbacks"))})
+    hide_all_callbacks = options.pop("hide_all_callbacks", None)
+    if hide_all_callbacks is not None and "hide_all_callbacks" in app.config:  # Dash 3.1+
+        app.config.update({"hide_all_callbacks": bool(hide_all_callbacks)})
     host = host or os.getenv("HOST", "127.0.0.1")
     port = int(port or os.getenv("PORT", "8050"))
     hot_reload, watch_interval = dash_adapter.hot_reload_settings(app)

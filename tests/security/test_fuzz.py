@@ -66,7 +66,10 @@ from hypothesis import strategies as st
 from dash_ws import Dash, ctx, protocol, set_props
 from dash_ws.testing import Closed, PageClient, TestClient
 
+from ..integration.compat import needs_async_callbacks
 from .live_server import live_server
+
+pytestmark = needs_async_callbacks  # the fuzzed app has async callbacks (Dash 3.1+)
 
 FUZZ_EXAMPLES = int(os.environ.get("DASH_WS_FUZZ_EXAMPLES", "40"))
 """Examples of the text-frame fuzz test, each 1 to 20 frames (6 on average); the
