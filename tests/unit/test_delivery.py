@@ -1,0 +1,141 @@
+"""What a page is sent and when: the flush policy, numbering, and the slow-page rules.
+
+The writer runs on the real event loop; its send watchdog runs on a fake
+clock (``FakeLoop``), so "a page that reads nothing for 30 s" takes no time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from dash_ws import protocol
+from dash_ws.delivery import Delivery
+
+from .test_deadlines import FakeLoop
+
+
+class HeldSocket:
+    """Records frames; while ``open_`` is cleared, a write waits, like a page not reading."""
+
+    def __init__(self) -> None:
+        self.frames: list[list[dict]] = []
+        self.open_ = asyncio.Event()
+        self.open_.set()
+        self.writing = asyncio.Event()
+
+    async def send(self, frame: bytes) -> None:
+        self.writing.set()
+        await self.open_.wait()
+        self.frames.append(json.loads(frame))
+
+    async def close(self, code: int, reason: str) -> None:
+        pass
+
+
+def delivery(clock: FakeLoop, too_slow: list[str], frame_bytes: int = 1000) -> Delivery:
+    return Delivery(
+        clock,
+        buffer_bytes=10_000,
+        frame_bytes=frame_bytes,
+        send_timeout=30,
+        on_too_slow=too_slow.append,
+        on_sent=lambda: None,
+    )
+
+
+def message(text: str) -> bytes:
+    return protocol.error_message(text)
+
+
+async def until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0)
+
+
+async def test_an_idle_page_gets_each_message_in_a_frame_of_its_own_at_once():
+    socket, too_slow = HeldSocket(), []
+    outgoing = delivery(FakeLoop(), too_slow)
+    await outgoing.start(socket, protocol.hello_message("s", "k", False), [], [])
+    for frames_then, text in ((2, "a"), (3, "b")):
+        outgoing.queue(message(text))
+        await until(lambda frames_then=frames_then: len(socket.frames) == frames_then)
+    assert [[m["message"] for m in frame] for frame in socket.frames[1:]] == [["a"], ["b"]]
+    assert [m["n"] for frame in socket.frames[1:] for m in frame] == [1, 2]
+    outgoing.stop()
+
+
+async def test_what_waits_while_a_frame_is_written_leaves_in_the_next_frame():
+    socket, too_slow = HeldSocket(), []
+    outgoing = delivery(FakeLoop(), too_slow, frame_bytes=100_000)
+    await outgoing.start(socket, protocol.hello_message("s", "k", False), [], [])
+    socket.open_.clear()
+    socket.writing.clear()
+    outgoing.queue(message("first"))
+    await socket.writing.wait()  # the first frame is being written
+    for index in range(50):
+        outgoing.queue(message(str(index)))
+    socket.open_.set()
+    await until(lambda: len(socket.frames) == 3)
+    assert [m["message"] for m in socket.frames[1]] == ["first"]
+    assert [m["message"] for m in socket.frames[2]] == [str(i) for i in range(50)]
+    outgoing.stop()
+
+
+async def test_a_frame_holds_about_frame_bytes_at_most():
+    socket, too_slow = HeldSocket(), []
+    outgoing = delivery(FakeLoop(), too_slow, frame_bytes=200)
+    socket.open_.clear()
+    await asyncio.gather(
+        outgoing.start(socket, protocol.hello_message("s", "k", False), [], []),
+        _queue_then_open(outgoing, socket, [message("x" * 60) for _ in range(10)]),
+    )
+    await until(lambda: sum(len(f) for f in socket.frames[1:]) == 10)
+    sizes = [len(json.dumps(frame)) for frame in socket.frames[1:]]
+    assert len(sizes) > 1 and all(size < 200 + 150 for size in sizes)
+    outgoing.stop()
+
+
+async def _queue_then_open(outgoing: Delivery, socket: HeldSocket, messages: list[bytes]) -> None:
+    await socket.writing.wait()
+    for each in messages:
+        outgoing.queue(each)
+    socket.open_.set()
+
+
+async def test_a_page_that_reads_nothing_for_the_send_timeout_is_too_slow():
+    socket, too_slow, clock = HeldSocket(), [], FakeLoop()
+    outgoing = delivery(clock, too_slow)
+    await outgoing.start(socket, protocol.hello_message("s", "k", False), [], [])
+    socket.open_.clear()
+    socket.writing.clear()
+    outgoing.queue(message("stuck"))
+    await socket.writing.wait()
+    clock.advance(29.9)
+    assert too_slow == []
+    clock.advance(0.1)
+    assert too_slow == ["it read nothing for 30 s"]
+    outgoing.stop()
+
+
+async def test_past_its_ceiling_the_outbox_is_emptied_and_the_page_is_too_slow():
+    too_slow: list[str] = []
+    outgoing = delivery(FakeLoop(), too_slow)
+    for index in range(200):  # never started: nothing is written
+        outgoing.queue(message(f"{index:0>60}"))
+    assert len(too_slow) >= 1 and "waiting for a client that is not reading" in too_slow[0]
+    assert outgoing.outbox.pending_bytes < 10_000
+
+
+async def test_a_resumed_page_gets_what_it_missed_after_the_number_it_saw():
+    socket, too_slow = HeldSocket(), []
+    outgoing = delivery(FakeLoop(), too_slow)
+    await outgoing.start(socket, protocol.hello_message("s", "k", False), [], [])
+    for text in "abc":
+        outgoing.queue(message(text))
+    await until(lambda: sum(len(f) for f in socket.frames[1:]) == 3)
+    outgoing.stop()
+    missed = outgoing.missed_after(1)
+    assert [json.loads(m)["message"] for m in missed] == ["b", "c"]
+    outgoing.acknowledge(3)
+    assert outgoing.missed_after(3) == [] and outgoing.missed_after(0) is None
