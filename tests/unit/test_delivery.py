@@ -49,8 +49,12 @@ def message(text: str) -> bytes:
 
 
 async def until(condition) -> None:
-    while not condition():
+    """Let the writer run until ``condition`` holds; it needs a few turns, never thousands."""
+    for _ in range(10_000):
+        if condition():
+            return
         await asyncio.sleep(0)
+    raise AssertionError("the writer never got there")
 
 
 async def test_an_idle_page_gets_each_message_in_a_frame_of_its_own_at_once():
