@@ -17,42 +17,17 @@ from dash_ws import Dash, ctx, set_props
 from dash_ws.testing import TestClient
 
 from ..integration.compat import backends, needs_async_callbacks
+from .lifespans import ended_after_test
 
 UNAUTHORIZED = 4001
 SIGNED_IN = {"cookie": "token=valid"}
-
-_apps: list[Dash] = []
-
-
-@pytest.fixture(autouse=True)
-async def stop_the_apps_after_each_test():
-    """End each app's lifespan, as a stopping server does, so its worker threads end too.
-
-    Some frameworks keep an app alive after the test (FastAPI caches its
-    routes' endpoints), and with it the threads other tests count.
-    """
-    yield
-    while _apps:
-        app = _apps.pop()
-        lifespan = asyncio.Queue()
-        lifespan.put_nowait({"type": "lifespan.startup"})
-        lifespan.put_nowait({"type": "lifespan.shutdown"})
-        done = asyncio.Event()
-
-        async def send(message, done=done):
-            if message["type"] == "lifespan.shutdown.complete":
-                done.set()
-
-        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-        await asyncio.wait_for(app.asgi(scope, lifespan.get, send), 5)
-        assert done.is_set()
 
 
 def make_app(backend: str = "flask", echo_kind: str = "sync", **options) -> Dash:
     if backend != "flask":
         options["backend"] = backend
     app = Dash(__name__, websocket_callbacks=True, **options)
-    _apps.append(app)
+    ended_after_test(app)
     app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
 
     def echo(n_clicks):

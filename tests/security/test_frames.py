@@ -8,9 +8,11 @@ import pytest
 import websockets
 from dash import Input, Output, html
 
-from dash_ws import Dash
+from dash_ws import Dash, ctx
 from dash_ws.testing import TestClient, connect
 
+from ..integration.compat import backends
+from .lifespans import ended_after_test
 from .live_server import live_server
 
 
@@ -127,3 +129,21 @@ async def test_long_close_reasons_reach_the_page_cut_to_fit():
                 30,
             )
         assert result.status == 200
+
+
+@pytest.mark.parametrize("backend", backends("flask", "fastapi", "quart"))
+async def test_no_backend_lets_a_call_replace_a_header_the_handshake_carried(backend):
+    options = {} if backend == "flask" else {"backend": backend}
+    app = ended_after_test(Dash(__name__, websocket_callbacks=True, **options))
+    app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    def who(n_clicks):
+        headers = {name.lower(): value for name, value in ctx.headers.items()}
+        return {"user": headers.get("x-forwarded-user"), "csrf": headers.get("x-csrftoken")}
+
+    async with TestClient(app).page(headers={"X-Forwarded-User": "alice"}) as page:
+        body = page.request_body("out.children", [1], [], None)
+        forged = {"X-Forwarded-User": "admin", "X-CSRFToken": "token-1"}
+        result = await page.call_raw(body, headers=forged)
+    assert result.outputs["out"]["children"] == {"user": "alice", "csrf": "token-1"}

@@ -5,10 +5,14 @@ import base64
 import json
 
 import flask
+import pytest
 from dash import Input, Output, html
 
 from dash_ws import Dash, ctx, set_props
 from dash_ws.testing import TestClient
+
+from ..integration.compat import backends
+from .lifespans import ended_after_test
 
 
 def basic(user: str, password: str = "password") -> dict[str, str]:
@@ -199,3 +203,28 @@ async def test_an_identity_function_that_raises_refuses_the_page(caplog):
         await page.wait_for(lambda p: p.closed is not None)
     assert page.closed.code == 4001 and "whose page" in page.closed.reason
     assert "websocket_identity raised" in caplog.text
+
+
+@pytest.mark.parametrize("backend", backends("flask", "fastapi", "quart"))
+async def test_on_every_backend_a_session_resumes_only_for_its_opener(backend):
+    options = {} if backend == "flask" else {"backend": backend}
+    app = ended_after_test(Dash(__name__, websocket_callbacks=True, **options))
+    app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    def echo(n_clicks):
+        return n_clicks
+
+    client = TestClient(app)
+    async with (
+        client.page(headers={"cookie": "session=alice"}) as alice,
+        client.page(headers={"cookie": "session=mallory"}) as mallory,
+    ):
+        mallory.session_id, mallory.session_secret = alice.session_id, alice.session_secret
+        mallory.seen = alice.seen
+        await mallory.reconnect()
+        assert not mallory.resumed
+        assert (await alice.call("out.children", inputs=[3])).outputs == {"out": {"children": 3}}
+        await alice.drop()
+        await alice.reconnect()
+        assert alice.resumed
