@@ -14,7 +14,12 @@ from .live_server import live_server
 
 
 def flooding_app() -> Dash:
-    app = Dash(__name__, websocket_outbox_bytes=256 * 1024, websocket_send_timeout=2)
+    app = Dash(
+        __name__,
+        websocket_outbox_bytes=256 * 1024,
+        websocket_send_timeout=2,
+        websocket_liveness_timeout=3_600_000,  # silent, but not taken for dead: only slow
+    )
     app.layout = html.Div(id="feed")
 
     @app.callback(persistent=True)
@@ -29,7 +34,7 @@ def flooding_app() -> Dash:
     return app
 
 
-async def until(condition, bound: float = 60.0) -> None:
+async def until(condition, bound: float = 300.0) -> None:
     """Wait for ``condition()``, checked as the server works; fail after ``bound`` s."""
     deadline = time.monotonic() + bound
     while not condition():
