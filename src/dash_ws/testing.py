@@ -100,6 +100,12 @@ class PageClient:
     seen: int = 0
     answers_gets: bool = True
     """Answer the server's ``get_prop`` requests; False leaves them unanswered, as a stuck page."""
+    gets: list[tuple[Any, str]] = field(default_factory=list)
+    """Every ``get_prop`` request the page received, answered or not, as ``(component, prop)``.
+
+    A test waits on it to know the server's question has reached the page:
+    ``await page.wait_for(lambda p: p.gets)``.
+    """
 
     def __post_init__(self) -> None:
         self._call_ids = count(1)
@@ -150,7 +156,6 @@ class PageClient:
             {
                 "type": "call",
                 "id": call_id,
-                "output": body.get("output"),
                 "body": json.dumps(body),
                 "headers": headers or {},
             }
@@ -171,6 +176,24 @@ class PageClient:
                 await self._changed.wait_for(lambda: predicate(self))
 
         await asyncio.wait_for(satisfied(), timeout)
+
+    async def callbacks_done(self, timeout: float = 10.0) -> None:
+        """Wait until the server has finished the event callbacks it runs for this page.
+
+        Waits for the callbacks the server had started by the time of the
+        call, answered or cancelled; their answers are then queued for the
+        page (or dropped, for a page that has gone for good). Only for pages
+        of ``TestClient``, whose server runs in this process: a test can
+        tell that a callback finished while its page was away, or that a
+        call sent twice did not start twice, without guessing how long it
+        takes.
+        """
+        if not isinstance(self.transport, _InProcessTransport) or self.app is None:
+            raise RuntimeError("callbacks_done needs an in-process page: TestClient(app).page()")
+        session = self.app.asgi.endpoint.sessions.get(self.session_id)
+        running = list(session.running_calls) if session is not None else []
+        if running:
+            await asyncio.wait_for(asyncio.wait(running), timeout)
 
     async def opened(self) -> None:
         """Wait for the server's ``hello`` on the current socket, or for it to be refused."""
@@ -272,8 +295,11 @@ class PageClient:
                 answer.set_result(
                     CallResult(message["status"], message["content_type"], message["body"])
                 )
-        elif kind == "get" and self.answers_gets:
+        elif kind == "get":
             key = (_hashable(message["component"]), message["prop"])
+            self.gets.append(key)
+            if not self.answers_gets:
+                return
             component_known = any(k[0] == key[0] for k in self.props)
             reply = {
                 "type": "prop",

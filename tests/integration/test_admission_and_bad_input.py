@@ -169,22 +169,25 @@ async def test_a_page_flooding_calls_is_answered_429_past_its_limit():
 
     @app.callback(Output("out", "title"), Input("go", "title"))
     def held(title):
-        release.wait(5)
+        release.wait(60)  # the test sets it; the bound only frees the thread if the test fails
         return title
 
     client = TestClient(app)
-    async with client.page() as flooding, client.page() as bystander:
-        held_calls = [
-            flooding.send_call(flooding.request_body("out.title", [str(i)], [], None))
-            for i in range(5)
-        ]
-        await flooding.wait_for(lambda page: sum(call.done() for call in held_calls) == 2)
-        refused = [call.result() for call in held_calls if call.done()]
-        assert [r.status for r in refused] == [429, 429]
-        assert "limit 3" in refused[0].body
-        assert (await bystander.call("out.children", inputs=[1])).outputs == {
-            "out": {"children": 1}
-        }
+    try:
+        async with client.page() as flooding, client.page() as bystander:
+            held_calls = [
+                flooding.send_call(flooding.request_body("out.title", [str(i)], [], None))
+                for i in range(5)
+            ]
+            await flooding.wait_for(lambda page: sum(call.done() for call in held_calls) == 2)
+            refused = [call.result() for call in held_calls if call.done()]
+            assert [r.status for r in refused] == [429, 429]
+            assert "limit 3" in refused[0].body
+            assert (await bystander.call("out.children", inputs=[1])).outputs == {
+                "out": {"children": 1}
+            }
+            release.set()
+            answered = await asyncio.gather(*held_calls)
+    finally:
         release.set()
-        answered = await asyncio.gather(*held_calls)
     assert sorted(r.status for r in answered) == [200, 200, 200, 429, 429]

@@ -81,10 +81,15 @@ async def test_async_callback_streams_every_set_props_flavour_in_call_order_befo
         dash.set_props({"type": "card", "index": 3}, {"children": 3})
         return "done"
 
+    @app.callback(Output("out", "title"), Input("go", "title"))
+    async def later(title):
+        return title
+
     async with TestClient(app).page() as page:
         await page.call("out.children", inputs=[1])
         streamed_before_the_answer = [(u.component, u.props) for u in page.updates]
-        await asyncio.sleep(0.1)
+        # The server sends in order: whatever ``mixed`` streamed late would come before this.
+        assert (await page.call("out.title", inputs=["later"])).status == 200
     assert streamed_before_the_answer == [
         ("s0", {"children": 0}),
         ("s1", {"children": 1}),

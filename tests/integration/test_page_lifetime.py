@@ -86,22 +86,26 @@ async def test_get_prop_times_out_when_the_page_does_not_answer():
             return "timed out"
 
     async with TestClient(app).page() as page:
-        page._handle = _ignoring_gets(page._handle)
+        page.answers_gets = False
         result = await page.call("out.children", inputs=[1])
     assert result.outputs == {"out": {"children": "timed out"}}
-
-
-def _ignoring_gets(handle):
-    async def handle_all_but_gets(message):
-        if message["type"] != "get":
-            await handle(message)
-
-    return handle_all_but_gets
+    assert page.gets == [("name", "value")], "the page was asked, and never answered"
 
 
 async def test_persistent_callbacks_start_on_ready_and_stop_when_the_page_leaves():
     app = make_app()
     events = []
+    loop = asyncio.get_running_loop()
+    both_ended = asyncio.Event()
+
+    def ended(what: str) -> None:
+        events.append(what)
+        if len(events) == 2:
+            loop.call_soon_threadsafe(both_ended.set)
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    def echo(n_clicks):
+        return n_clicks
 
     @app.callback(persistent=True)
     async def ticker():
@@ -111,21 +115,22 @@ async def test_persistent_callbacks_start_on_ready_and_stop_when_the_page_leaves
             ticks += 1
             set_props("live", {"children": ticks})
             await asyncio.sleep(0.01)
-        events.append("async loop ended")
+        ended("async loop ended")
 
     @app.callback(persistent=True)
     def sync_ticker():
         ws = ctx.websocket
         while not ws.is_shutdown:
             time.sleep(0.01)
-        events.append("sync loop ended")
+        ended("sync loop ended")
 
     async with TestClient(app).page() as page:
-        await asyncio.sleep(0.05)
+        # A ticker started with the page would have streamed before this answer.
+        assert (await page.call("out.children", inputs=[1])).status == 200
         assert page.updates == [], "persistent callbacks waited for the page to be ready"
         await page.ready()
         await page.wait_for(lambda p: len(p.updates) >= 5)
-    await _until(lambda: len(events) == 2)
+    await asyncio.wait_for(both_ended.wait(), 30)
     assert sorted(events) == ["async loop ended", "sync loop ended"]
     assert [u.props["children"] for u in page.updates[:5]] == [1, 2, 3, 4, 5]
 
@@ -134,18 +139,21 @@ async def test_a_persistent_callback_that_ignores_is_shutdown_is_cancelled():
     app = make_app()
     app.websocket_limits = app.websocket_limits.__class__(shutdown_grace=0.05)
     outcome = []
+    started = asyncio.Event()
 
     @app.callback(persistent=True)
     async def stubborn():
+        started.set()
         try:
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # never ends on its own
         except asyncio.CancelledError:
             outcome.append("cancelled")
             raise
 
     async with TestClient(app).page() as page:
         await page.ready()
-        await asyncio.sleep(0.02)
+        await asyncio.wait_for(started.wait(), 10)
+    # Leaving the page returns once its session has shut down.
     assert outcome == ["cancelled"]
 
 
@@ -177,21 +185,26 @@ async def test_sync_callback_sees_is_shutdown_after_disconnect():
     app = make_app()
     outcome = []
     started = threading.Event()
+    finished = threading.Event()
+    test_over = threading.Event()  # frees the thread if the test fails
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
     def loop_until_gone(n_clicks):
         ws = ctx.websocket
         started.set()
-        deadline = time.monotonic() + 5
-        while not ws.is_shutdown and time.monotonic() < deadline:
+        while not ws.is_shutdown and not test_over.is_set():
             time.sleep(0.01)
         outcome.append(ws.is_shutdown)
         set_props("live", {"children": "after the page left"})  # dropped, never raises
+        finished.set()
 
-    async with TestClient(app).page() as page:
-        page.send_call(page.request_body("out.children", [1], [], None))
-        await asyncio.to_thread(started.wait, 5)
-    await _until(lambda: outcome)
+    try:
+        async with TestClient(app).page() as page:
+            page.send_call(page.request_body("out.children", [1], [], None))
+            assert await asyncio.to_thread(started.wait, 30)
+        assert await asyncio.to_thread(finished.wait, 30), "the callback never saw the page go"
+    finally:
+        test_over.set()
     assert outcome == [True]
 
 
@@ -213,30 +226,41 @@ async def test_server_close_reaches_the_page_with_its_code_and_reason():
 
 
 async def test_inactivity_timeout_closes_an_idle_page_and_zero_disables_it():
-    idle_app = make_app(websocket_inactivity_timeout=100)
-    async with TestClient(idle_app).page() as page:
-        await page.wait_for(lambda p: p.closed is not None, timeout=2)
-    assert page.closed.code == 4002
-
     patient_app = make_app(websocket_inactivity_timeout=0)
-    async with TestClient(patient_app).page() as page:
-        await asyncio.sleep(0.3)
-        assert page.closed is None
+
+    @patient_app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    def echo(n_clicks):
+        return n_clicks
+
+    idle_app = make_app(websocket_inactivity_timeout=300)
+    async with TestClient(patient_app).page() as patient:
+        async with TestClient(idle_app).page() as idle:
+            await idle.wait_for(lambda p: p.closed is not None)
+        assert idle.closed.code == 4002
+        # The patient page, idle for longer than the idle one, is still served.
+        assert (await patient.call("out.children", inputs=[1])).status == 200
+        assert patient.closed is None
 
 
 async def test_activity_postpones_the_inactivity_timeout():
-    app = make_app(websocket_inactivity_timeout=300)
+    app = make_app(websocket_inactivity_timeout=1000)
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
     def echo(n_clicks):
         return n_clicks
 
-    async with TestClient(app).page() as page:
-        for click in range(6):
-            assert (await page.call("out.children", inputs=[click])).status == 200
-            await asyncio.sleep(0.1)
-        assert page.closed is None
-        await page.wait_for(lambda p: p.closed is not None, timeout=2)
+    client = TestClient(app)
+    async with client.page() as busy, client.page() as idle:
+        # Calls back to back keep ``busy`` active until ``idle``, opened after it, times out.
+        click = 0
+        while idle.closed is None:
+            click += 1
+            assert (await busy.call("out.children", inputs=[click])).status == 200
+        assert idle.closed.code == 4002
+        assert (await busy.call("out.children", inputs=[0])).status == 200
+        assert busy.closed is None, "activity kept the busy page open past its timeout"
+        await busy.wait_for(lambda p: p.closed is not None)
+        assert busy.closed.code == 4002
 
 
 async def test_a_thousand_page_lifetimes_leave_nothing_behind():
@@ -296,11 +320,3 @@ async def test_a_thousand_page_lifetimes_leave_nothing_behind():
 
 def _threads_besides_the_pool() -> list[str]:
     return sorted(t.name for t in threading.enumerate() if not t.name.startswith("dash-ws"))
-
-
-async def _until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)

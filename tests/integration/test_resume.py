@@ -1,7 +1,7 @@
 """Sessions that outlive their socket: a dropped page resumes and loses nothing."""
 
 import asyncio
-import time
+import threading
 
 import pytest
 from dash import Input, Output, Patch, html
@@ -24,13 +24,34 @@ def make_app(**options) -> Dash:
     return app
 
 
-def counter_app(**options) -> tuple[Dash, dict]:
+class CounterState:
+    """What the counter of ``counter_app`` has done, with a way to wait for it."""
+
+    def __init__(self) -> None:
+        self.starts = 0
+        self.value = 0
+        self.ended = False
+        self._changed = asyncio.Condition()
+
+    async def changed(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_until(self, condition, timeout: float = 10.0) -> None:
+        async def satisfied() -> None:
+            async with self._changed:
+                await self._changed.wait_for(condition)
+
+        await asyncio.wait_for(satisfied(), timeout)
+
+
+def counter_app(**options) -> tuple[Dash, CounterState]:
     app = make_app(**options)
-    state = {"starts": 0, "ended": False}
+    state = CounterState()
 
     @app.callback(persistent=True)
     async def counter():
-        state["starts"] += 1
+        state.starts += 1
         ws = ctx.websocket
         value = 0
         while not ws.is_shutdown:
@@ -39,8 +60,11 @@ def counter_app(**options) -> tuple[Dash, dict]:
             appended.append(value)
             set_props("live", {"children": value})
             set_props("log", {"children": appended})
+            state.value = value
+            await state.changed()
             await asyncio.sleep(0.005)
-        state["ended"] = True
+        state.ended = True
+        await state.changed()
 
     return app, state
 
@@ -62,7 +86,8 @@ async def test_a_dropped_page_resumes_its_session_and_misses_nothing():
         await page.wait_for(lambda p: len(appended_values(p)) >= 5)
         first_session = page.session_id
         await page.drop()
-        await asyncio.sleep(0.2)  # the counter keeps counting while the page is away
+        away_at = state.value
+        await state.wait_until(lambda: state.value >= away_at + 40)  # counting while away
         await page.reconnect()
         seen_at_resume = len(appended_values(page))
         await page.wait_for(lambda p: len(appended_values(p)) >= seen_at_resume + 40)
@@ -71,17 +96,19 @@ async def test_a_dropped_page_resumes_its_session_and_misses_nothing():
     assert values == list(range(1, len(values) + 1)), "every value, once, in order"
     shown = [u.props["children"] for u in page.updates if u.component == "live"]
     assert shown == sorted(shown), "the counter never went back"
-    assert state["starts"] == 1, "the persistent callback was not restarted"
+    assert state.starts == 1, "the persistent callback was not restarted"
 
 
 async def test_is_detached_while_the_page_is_away_and_is_shutdown_stays_false():
     app = make_app()
     observed = []
+    watching = asyncio.Event()
     away = asyncio.Event()
 
     @app.callback(persistent=True)
     async def watcher():
         ws = ctx.websocket
+        watching.set()
         while not ws.is_shutdown:
             if ws.is_detached:
                 observed.append(("detached", ws.is_shutdown))
@@ -90,9 +117,9 @@ async def test_is_detached_while_the_page_is_away_and_is_shutdown_stays_false():
 
     async with TestClient(app).page() as page:
         await page.ready()
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(watching.wait(), 10)
         await page.drop()
-        await asyncio.wait_for(away.wait(), 5)
+        await asyncio.wait_for(away.wait(), 10)
         await page.reconnect()
     assert observed[0] == ("detached", False)
 
@@ -102,31 +129,39 @@ async def test_a_running_callback_delivers_its_result_after_the_resume(kind):
     app = make_app()
     started = asyncio.Event()
     loop = asyncio.get_running_loop()
+    release = threading.Event()  # set by the test once the page is away
+    release_async = asyncio.Event()
 
     def slow(n_clicks):
         set_props("live", {"children": "working"})
         loop.call_soon_threadsafe(started.set)  # once "working" is queued, like slow_async
-        time.sleep(0.3)
+        release.wait(60)
         set_props("live", {"children": "almost"})
         return f"finished {n_clicks}"
 
     async def slow_async(n_clicks):
         started.set()
         set_props("live", {"children": "working"})
-        await asyncio.sleep(0.3)
+        await release_async.wait()
         set_props("live", {"children": "almost"})
         return f"finished {n_clicks}"
 
     register = app.callback(Output("out", "children"), Input("go", "n_clicks"))
     register(slow_async if kind == "async" else slow)
 
-    async with TestClient(app).page() as page:
-        answer = page.send_call(page.request_body("out.children", [7], [], None))
-        await asyncio.wait_for(started.wait(), 5)
-        await page.drop()
-        await asyncio.sleep(0.4)  # it finishes while the page is away
-        await page.reconnect()
-        result = await asyncio.wait_for(answer, 5)
+    try:
+        async with TestClient(app).page() as page:
+            answer = page.send_call(page.request_body("out.children", [7], [], None))
+            await asyncio.wait_for(started.wait(), 10)
+            await page.drop()
+            release.set()
+            release_async.set()
+            await page.callbacks_done()  # it finishes while the page is away
+            assert not answer.done()
+            await page.reconnect()
+            result = await asyncio.wait_for(answer, 10)
+    finally:
+        release.set()
     assert result.outputs == {"out": {"children": "finished 7"}}
     assert [u.props["children"] for u in page.updates] == ["working", "almost"]
 
@@ -135,64 +170,66 @@ async def test_a_running_callback_delivers_its_result_after_the_resume(kind):
 async def test_a_call_sent_again_after_resuming_runs_once(kind):
     app = make_app()
     runs = []
+    loop = asyncio.get_running_loop()
+    started = asyncio.Event()
+    release = threading.Event()  # set by the test once the call was sent again
+    release_async = asyncio.Event()
 
     def counted(n_clicks):
         runs.append(n_clicks)
-        time.sleep(0.2)
+        loop.call_soon_threadsafe(started.set)
+        release.wait(60)
         return "once"
 
     async def counted_async(n_clicks):
         runs.append(n_clicks)
-        await asyncio.sleep(0.2)
+        started.set()
+        await release_async.wait()
         return "once"
 
     register = app.callback(Output("out", "children"), Input("go", "n_clicks"))
     register(counted_async if kind == "async" else counted)
 
-    async with TestClient(app).page() as page:
-        answer = page.send_call(page.request_body("out.children", [1], [], None))
-        await asyncio.sleep(0.05)
-        await page.drop()
-        await page.reconnect()  # re-sends the unanswered call
-        assert (await asyncio.wait_for(answer, 5)).outputs == {"out": {"children": "once"}}
+    @app.callback(Output("log", "children"), Input("go", "title"))
+    def echo(title):
+        return title
+
+    try:
+        async with TestClient(app).page() as page:
+            answer = page.send_call(page.request_body("out.children", [1], [], None))
+            await asyncio.wait_for(started.wait(), 10)  # running on the server
+            await page.drop()
+            await page.reconnect()  # re-sends the unanswered call
+            # Answered after the server has read the re-sent call, which came first.
+            assert (await page.call("log.children", inputs=["t"])).status == 200
+            release.set()
+            release_async.set()
+            assert (await asyncio.wait_for(answer, 10)).outputs == {"out": {"children": "once"}}
+            await page.callbacks_done()  # a second run, had one started, has ended too
+    finally:
+        release.set()
     assert runs == [1]
 
 
 @needs_async_callbacks
 async def test_a_get_prop_pending_during_the_drop_is_answered_after_the_resume():
     app = make_app()
-    asked = asyncio.Event()
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
     async def read(n_clicks):
-        reading = asyncio.ensure_future(ctx.websocket.get_prop("name", "value", timeout=5))
-        asked.set()
-        return f"Hello, {await reading}!"
+        return f"Hello, {await ctx.websocket.get_prop('name', 'value', timeout=30)}!"
 
     async with TestClient(app).page() as page:
-        page._handle = _dropping_the_first_get(page, page._handle)
+        page.answers_gets = False  # the page receives the get; its answer is lost with the drop
         answer = page.send_call(page.request_body("out.children", [1], [], None))
-        await asyncio.wait_for(asked.wait(), 5)
-        await asyncio.sleep(0.05)
+        await page.wait_for(lambda p: p.gets)
         await page.drop()
         page.props["name", "value"] = "typed during the drop"
+        page.answers_gets = True
         await page.reconnect()
-        result = await asyncio.wait_for(answer, 5)
+        result = await asyncio.wait_for(answer, 10)
     assert result.outputs == {"out": {"children": "Hello, typed during the drop!"}}
-
-
-def _dropping_the_first_get(page, handle):
-    """The page receives the get, but its answer is lost with the connection."""
-    dropped = []
-
-    async def handle_message(message):
-        if message["type"] == "get" and not dropped:
-            dropped.append(message)
-            page.seen = message["n"]
-            return
-        await handle(message)
-
-    return handle_message
+    assert page.gets == [("name", "value")] * 2, "asked again after the resume"
 
 
 @needs_async_callbacks
@@ -209,20 +246,19 @@ async def test_after_the_grace_period_the_session_ends_and_the_page_starts_anew(
     async with TestClient(app).page() as page:
         await page.ready()
         waiting = page.send_call(page.request_body("out.children", [1], [], None))
-        await asyncio.wait_for(blocked.wait(), 5)
+        await asyncio.wait_for(blocked.wait(), 10)
         await page.drop()
-        await asyncio.sleep(0.4)
-        assert state["ended"], "the session ended after its grace period"
+        await state.wait_until(lambda: state.ended)  # the session ended after its grace period
         old_session = page.session_id
         await page.reconnect()
         assert not page.resumed and page.session_id != old_session
         try:
-            await asyncio.wait_for(waiting, 5)
+            await asyncio.wait_for(waiting, 10)
             raise AssertionError("the waiting call should have failed")
         except ConnectionRefused as failure:
             assert "no longer knew this page's session" in failure.reason
         await page.ready()
-        await page.wait_for(lambda p: state["starts"] == 2)
+        await page.wait_for(lambda p: state.starts == 2)
 
 
 async def test_an_unknown_session_starts_a_new_one():
@@ -236,7 +272,7 @@ async def test_an_unknown_session_starts_a_new_one():
 
 
 async def test_a_silent_connection_is_taken_for_dead_and_can_resume():
-    app = make_app(websocket_liveness_timeout=200)
+    app = make_app(websocket_liveness_timeout=500)
     starts = []
 
     @app.callback(persistent=True)
@@ -247,7 +283,7 @@ async def test_a_silent_connection_is_taken_for_dead_and_can_resume():
 
     async with TestClient(app).page() as page:
         await page.ready()
-        await page.wait_for(lambda p: p.closed is not None, timeout=5)  # the page sent nothing
+        await page.wait_for(lambda p: p.closed is not None)  # the page sent nothing
         assert page.closed.code == 1011
         await page.reconnect()
         assert page.resumed

@@ -5,7 +5,7 @@ import re
 import socket
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import httpx
@@ -123,7 +123,7 @@ async def test_module_level_callback_and_persistent_are_adopted_by_the_app():
     assert result.outputs == {"g-out": {"children": "global"}}
     assert {"title": "streamed"} in [u.props for u in page.updates]
     assert {"className": "live"} in [u.props for u in page.updates]
-    assert dash_ws.registry.process_callbacks.persistent == []
+    assert dash_ws.registration.process_callbacks.persistent == []
     assert "g-out.children" in app.websocket_outputs()
 
 
@@ -214,17 +214,24 @@ def served_app():
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        text=True,
     )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+    # uvicorn says it is running once it listens. A server that never gets there is
+    # killed, which ends its output, so the wait below always ends.
+    hung = threading.Timer(120, server.kill)
+    hung.start()
+    output = []
+    for line in server.stdout:
+        output.append(line)
+        if "Uvicorn running on" in line:
             break
-        except httpx.TransportError as not_yet:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError(server.communicate()[0].decode()) from not_yet
-            time.sleep(0.1)
+    hung.cancel()
+    if not output or "Uvicorn running on" not in output[-1]:
+        server.kill()
+        server.wait()
+        raise RuntimeError("".join(output))
+    # Keep reading, so that the server never blocks on a full pipe.
+    threading.Thread(target=output.extend, args=(server.stdout,), daemon=True).start()
     yield port
     server.terminate()
     server.wait(timeout=10)

@@ -13,16 +13,35 @@ class FakeSocket:
     def __init__(self) -> None:
         self.frames: list[list[dict]] = []
         self.closed_with: tuple[int, str] | None = None
+        self.sends_begun = 0
         self.reading = asyncio.Event()
         self.reading.set()
+        self._changed = asyncio.Condition()
 
     async def send(self, frame: bytes) -> None:
+        self.sends_begun += 1
+        await self._notify()
         await self.reading.wait()
         self.frames.append(json.loads(frame))
+        await self._notify()
         await asyncio.sleep(0)  # a write yields to the loop, as a real one does
 
     async def close(self, code: int, reason: str) -> None:
         self.closed_with = (code, reason)
+        await self._notify()
+
+    async def wait_until(self, condition, timeout: float = 10.0) -> None:
+        """Wait until ``condition()`` holds, re-checked whenever the session writes or closes."""
+
+        async def satisfied() -> None:
+            async with self._changed:
+                await self._changed.wait_for(condition)
+
+        await asyncio.wait_for(satisfied(), timeout)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     @property
     def messages(self) -> list[dict]:
@@ -46,8 +65,18 @@ async def attached(socket: FakeSocket, limits: SessionLimits | None = None) -> P
 
 
 async def settle() -> None:
+    """A few turns of the event loop: no timer, so no amount of CPU load changes what happens."""
     for _ in range(20):
         await asyncio.sleep(0)
+
+
+def last_values(socket: FakeSocket) -> dict:
+    """The newest value of ``children`` the page received for each component."""
+    return {
+        message["component"]: message["props"]["children"]
+        for message in socket.messages
+        if message["type"] == "set"
+    }
 
 
 async def test_an_idle_page_gets_a_message_at_once():
@@ -71,12 +100,10 @@ async def test_a_continuous_producer_does_not_hold_frames_back():
         frames_while_producing.append(len(socket.frames))
 
     await producer()
-    await settle()
+    newest = {f"c{v % 7}": v for v in range(1993, 2000)}
+    await socket.wait_until(lambda: last_values(socket) == newest)
     assert frames_while_producing[0] > 100, "frames waited for the producer to pause"
-    last_values = {}
-    for message in socket.messages:
-        last_values[message["component"]] = message["props"]["children"]
-    assert last_values == {f"c{v % 7}": v for v in range(1993, 2000)}
+    assert last_values(socket) == newest
     await session.shutdown()
 
 
@@ -85,14 +112,14 @@ async def test_a_paused_page_receives_only_the_newest_values_in_order_when_it_re
     session = await attached(socket, SessionLimits())
     socket.reading.clear()
     session.stream_props("first", {"children": "sent before the pause"})
-    await settle()
+    await socket.wait_until(lambda: socket.sends_begun == 2)  # hello, then this frame, held
     for value in range(1000):
         session.stream_props("counter", {"children": value})
         session.stream_props("other", {"children": -value})
     session.send_message(b'{"type":"result","id":1}')
     session.stream_props("counter", {"children": "after the result"})
     socket.reading.set()
-    await settle()
+    await socket.wait_until(lambda: last_values(socket).get("counter") == "after the result")
     assert socket.messages == [
         {"type": "set", "component": "first", "props": {"children": "sent before the pause"}},
         {"type": "set", "component": "other", "props": {"children": -999}},
@@ -107,10 +134,10 @@ async def test_a_page_that_falls_behind_past_its_ceiling_is_disconnected():
     session = await attached(socket, SessionLimits(outbox_bytes=50_000))
     socket.reading.clear()
     session.stream_props("warm", {"children": 0})
-    await settle()
+    await socket.wait_until(lambda: socket.sends_begun == 2)  # hello, then this frame, held
     for index in range(200):
         session.stream_props(f"row{index}", {"children": "x" * 1000})
-    await settle()
+    await socket.wait_until(lambda: socket.closed_with is not None)
     assert socket.closed_with == (CloseCode.TOO_SLOW, "client too slow")
     assert session.outbox.pending_bytes <= 50_000
     session.stream_props("late", {"children": "dropped"})
@@ -123,7 +150,7 @@ async def test_a_page_that_stops_reading_is_disconnected_after_the_send_timeout(
     session = await attached(socket, SessionLimits(send_timeout=0.05))
     socket.reading.clear()
     session.stream_props("a", {"children": 1})
-    await asyncio.sleep(0.2)
+    await socket.wait_until(lambda: socket.closed_with is not None)
     assert socket.closed_with == (CloseCode.TOO_SLOW, "client too slow")
     await session.shutdown()
 
@@ -137,7 +164,7 @@ async def test_updates_from_threads_keep_their_order():
             session.stream_props(f"c{value}", {"children": value})
 
     await asyncio.to_thread(produce)
-    await settle()
+    await socket.wait_until(lambda: len(socket.messages) >= 500)
     assert [m["props"]["children"] for m in socket.messages] == list(range(500))
     await session.shutdown()
 
