@@ -33,7 +33,7 @@ def make_app(**options) -> Dash:
     @app.callback(Output("sync", "children"), Input("go", "n_clicks"))
     def sync_held(n_clicks):
         app.threads_held.release()
-        app.release_threads.wait(60)
+        app.release_threads.wait(300)  # a safety net: each test releases them itself
         return n_clicks
 
     @app.callback(Output("quick", "children"), Input("go", "id"))
@@ -109,20 +109,32 @@ async def test_a_page_holds_only_its_share_of_the_sync_pool():
 
 
 async def test_new_pages_are_admitted_while_every_callback_thread_is_held():
-    app = make_app(websocket_max_workers=4, websocket_page_sync_workers=2)
+    app = make_app(
+        websocket_max_workers=4,
+        websocket_page_sync_workers=2,
+        websocket_liveness_timeout=3_600_000,  # the holding pages stay, however long this takes
+    )
 
     @app.server.before_request
     def protected():  # admission runs the app's protection in threads of its own
         return None
 
     client = TestClient(app)
+
+    async def a_new_page_opens() -> bool:
+        async with client.page() as newcomer:
+            return newcomer.session_id is not None and newcomer.closed is None
+
     async with client.page() as first, client.page() as second:
         held = [sync_call(page, n) for page in (first, second) for n in range(2)]
-        await threads_held(app, 4)
-        async with client.page() as newcomer:
-            assert newcomer.session_id is not None and newcomer.closed is None
-        app.release_threads.set()
-        assert {(await call).status for call in held} == {200}
+        try:
+            await threads_held(app, 4)
+            # Admitted while every thread stays held: an admission waiting for one would
+            # wait for the release below, minutes later.
+            assert await asyncio.wait_for(a_new_page_opens(), 120)
+        finally:
+            app.release_threads.set()
+        assert {(await answer_of(call)).status for call in held} == {200}
 
 
 async def test_a_huge_body_is_refused_without_touching_the_socket():

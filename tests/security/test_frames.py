@@ -1,6 +1,7 @@
 """Nothing in a frame claims an identity, hostile input gets a clear answer, nothing leaks."""
 
 import asyncio
+import base64
 import json
 
 import flask
@@ -41,6 +42,21 @@ async def test_a_call_cannot_replace_a_header_the_proxy_set():
         forged = {"X-Forwarded-User": "admin", "X-CSRFToken": "token-1", "Cookie": "admin=1"}
         result = await page.call_raw(body, headers=forged)
     assert result.outputs["out"]["children"] == {"user": "alice", "csrf": "token-1"}
+
+
+async def test_an_allowed_header_cannot_replace_the_handshakes_either():
+    app = make_app()
+
+    @app.callback(Output("out", "title"), Input("go", "title"))
+    def authorization(title):
+        return flask.request.headers.get("Authorization")
+
+    alice = "Basic " + base64.b64encode(b"alice:pw").decode()
+    admin = "Basic " + base64.b64encode(b"admin:pw").decode()
+    async with TestClient(app).page(headers={"Authorization": alice}) as page:
+        body = page.request_body("out.title", ["t"], [], None)
+        result = await page.call_raw(body, headers={"Authorization": admin})
+    assert result.outputs["out"]["title"] == alice
 
 
 async def test_a_call_cannot_add_a_header_outside_the_allow_list():

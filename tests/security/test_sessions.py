@@ -53,6 +53,18 @@ async def test_a_session_id_from_a_log_does_not_resume_another_users_session():
         assert await answers(alice, 7), "the live page lost its session"
 
 
+async def test_a_guessed_secret_does_not_resume_a_session_of_the_same_identity():
+    client = TestClient(make_app())  # two pages of one user: the identity alone cannot tell
+    async with (
+        client.page(headers=basic("alice")) as alice,
+        client.page(headers=basic("alice")) as other,
+    ):
+        other.session_id, other.session_secret, other.seen = alice.session_id, "guess", alice.seen
+        await other.reconnect()
+        assert not other.resumed and other.session_id != alice.session_id
+        assert await answers(alice, 2)
+
+
 async def test_a_stolen_secret_does_not_resume_for_another_identity():
     client = TestClient(make_app())
     async with (

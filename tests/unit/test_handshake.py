@@ -23,6 +23,7 @@ def handshake(**headers) -> Handshake:
         ("app.example:8050", "http://app.example:8050", [], True),
         ("app.example", "http://app.example:80", [], True),
         ("app.example", "https://app.example", [], False),  # another scheme is another origin
+        ("app.example:8050", "https://app.example:8050", [], False),  # even on the same port
         ("APP.example:80", "http://app.EXAMPLE/", [], True),
         ("app.example:8050", "http://evil.example:8050", [], False),
         ("app.example:8050", "http://app.example:9999", [], False),
