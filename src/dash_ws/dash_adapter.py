@@ -1,11 +1,14 @@
 """Everything dash-ws knows about Dash's internals, with version differences in one place.
 
 Dash offers no public API for most of what a socket needs, so this module
-touches a few stable internals: the list global ``@dash.callback``
-registrations wait in, the callback context ContextVar, ``g.updated_props``
-(through the public ``dash.hooks.custom_data`` hook on 3.0+), and the
-``_config`` the page receives. Nothing else in the package reaches past
-Dash's public API.
+touches a few stable internals: the lists callback registrations wait in,
+the callback map, the callback context ContextVar, ``g.updated_props``
+(through the public ``dash.hooks.custom_data`` hook on 3.0+), the dev-tools
+settings, the config defaults and the ``_config`` the page receives. Beyond
+this module, only ``app.py`` reaches into Dash: ``dash_ws.Dash`` overrides
+two of ``dash.Dash``'s methods, ``_setup_server`` (to adopt socket
+callbacks) and ``_config`` (to add the socket's settings), the seams a
+subclass has.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 import dash
 from dash import _callback, _callback_context
 from dash._configs import get_combined_config
-from dash._utils import AttributeDict
+from dash._utils import AttributeDict, split_callback_id
 
 from .errors import UnsupportedDash
 from .handshake import Handshake
@@ -95,6 +98,17 @@ def is_async_callback(app: dash.Dash, output: str) -> bool:
     if entry is None or not HAS_ASYNC_CALLBACKS:
         return False
     return _is_coroutine_function(entry["callback"])
+
+
+def callback_spec(app: dash.Dash, output: str) -> dict:
+    """What ``app`` registered for ``output`` (inputs, state), its callbacks adopted first."""
+    app._setup_server()
+    return app.callback_map[output]
+
+
+def split_output(output: str) -> Any:
+    """The ``outputs`` of a callback request body, as the renderer writes them for ``output``."""
+    return split_callback_id(output)
 
 
 def check_event_callback(function: Any) -> None:

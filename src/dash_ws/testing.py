@@ -24,7 +24,7 @@ from itertools import count
 from typing import Any, Callable, Protocol
 from urllib.parse import urlencode
 
-from . import protocol
+from . import dash_adapter, protocol
 from .app import Dash
 
 
@@ -231,19 +231,16 @@ class PageClient:
         self, output: str, inputs: list, state: list, triggered: list[str] | None
     ) -> dict:
         """The body the renderer would post for this callback and these values."""
-        from dash._utils import split_callback_id
-
         if self.app is None:
             raise RuntimeError("request_body needs the app; use call_raw over the network")
-        self.app._setup_server()
-        spec = self.app.callback_map[output]
+        spec = dash_adapter.callback_spec(self.app, output)
         dependencies = [_dependency(d, v) for d, v in zip(spec["inputs"], inputs)]
         states = [_dependency(d, v) for d, v in zip(spec["state"], state)]
         if triggered is None:
             triggered = [f"{_key(d['id'])}.{d['property']}" for d in dependencies[:1]]
         return {
             "output": output,
-            "outputs": split_callback_id(output),
+            "outputs": dash_adapter.split_output(output),
             "inputs": dependencies,
             "changedPropIds": triggered,
             "state": states,
