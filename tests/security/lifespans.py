@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import asyncio
 
+from dash import html
+
 from dash_ws import Dash
 
 _apps: list[Dash] = []
+
+
+def app_on(backend: str) -> Dash:
+    """A socket app with a button ``go`` and a div ``out`` on ``backend``, ended after the test."""
+    options = {} if backend == "flask" else {"backend": backend}
+    app = ended_after_test(Dash(__name__, websocket_callbacks=True, **options))
+    app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
+    return app
 
 
 def ended_after_test(app: Dash) -> Dash:

@@ -13,7 +13,7 @@ from dash_ws import Dash, ctx
 from dash_ws.testing import TestClient, connect
 
 from ..integration.compat import backends
-from .lifespans import ended_after_test
+from .lifespans import app_on
 from .live_server import live_server
 
 
@@ -149,9 +149,7 @@ async def test_long_close_reasons_reach_the_page_cut_to_fit():
 
 @pytest.mark.parametrize("backend", backends("flask", "fastapi", "quart"))
 async def test_no_backend_lets_a_call_replace_a_header_the_handshake_carried(backend):
-    options = {} if backend == "flask" else {"backend": backend}
-    app = ended_after_test(Dash(__name__, websocket_callbacks=True, **options))
-    app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
+    app = app_on(backend)
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
     def who(n_clicks):

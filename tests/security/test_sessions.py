@@ -12,7 +12,7 @@ from dash_ws import Dash, ctx, set_props
 from dash_ws.testing import TestClient
 
 from ..integration.compat import backends
-from .lifespans import ended_after_test
+from .lifespans import app_on
 
 
 def basic(user: str, password: str = "password") -> dict[str, str]:
@@ -219,9 +219,7 @@ async def test_an_identity_function_that_raises_refuses_the_page(caplog):
 
 @pytest.mark.parametrize("backend", backends("flask", "fastapi", "quart"))
 async def test_on_every_backend_a_session_resumes_only_for_its_opener(backend):
-    options = {} if backend == "flask" else {"backend": backend}
-    app = ended_after_test(Dash(__name__, websocket_callbacks=True, **options))
-    app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
+    app = app_on(backend)
 
     @app.callback(Output("out", "children"), Input("go", "n_clicks"))
     def echo(n_clicks):
