@@ -74,9 +74,12 @@ class SocketEndpoint:
     limits: SessionLimits
     policy: AdmissionPolicy
     call_bytes: int = PROCESS_CALL_BYTES
-    sessions: dict[str, PageSession] = field(default_factory=dict)
-    held_call_bytes: int = 0
-    _handlers: dict[PageSession, asyncio.Task] = field(default_factory=dict)
+    sessions: dict[str, PageSession] = field(default_factory=dict, init=False)
+    held_call_bytes: int = field(default=0, init=False)
+    """Bytes of the bodies of every page's calls in flight."""
+    _handlers: dict[PageSession, asyncio.Task] = field(default_factory=dict, init=False)
+    """The task serving each session's current socket, cancelled if the session ends on
+    its own while that task still waits on the socket."""
 
     async def __call__(self, scope: dict, receive, send) -> None:
         websocket = StarletteWebSocket(scope, receive, send)
