@@ -168,7 +168,7 @@ class FlaskCallbackBackend:
         return returned
 
     def _install_view_ensure_sync(self) -> None:
-        """Let ``app.ensure_sync`` hand back the view being called, if async, as it is.
+        """Let ``app.ensure_sync`` hand back the async view being called (or an async wrapper of it).
 
         Flask's own would wrap it in asgiref's ``async_to_sync``, which fails
         on a thread running an event loop and would run a sync callback's
@@ -182,8 +182,11 @@ class FlaskCallbackBackend:
                 flask_ensure_sync = self.flask.ensure_sync
 
                 def ensure_sync(function: Any) -> Any:
-                    if function is _view_awaited_here.get() and inspect.iscoroutinefunction(
-                        function
+                    awaited = _view_awaited_here.get()
+                    if (
+                        awaited is not None
+                        and inspect.iscoroutinefunction(function)
+                        and inspect.unwrap(function) is awaited
                     ):
                         return function
                     return flask_ensure_sync(function)
