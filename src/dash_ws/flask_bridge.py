@@ -168,7 +168,7 @@ class FlaskCallbackBackend:
         return returned
 
     def _install_view_ensure_sync(self) -> None:
-        """Let ``app.ensure_sync`` hand back the async view being called (or an async wrapper of it).
+        """Let ``app.ensure_sync`` hand back the async view being called, or an async wrapper.
 
         Flask's own would wrap it in asgiref's ``async_to_sync``, which fails
         on a thread running an event loop and would run a sync callback's
