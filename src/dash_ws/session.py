@@ -117,7 +117,6 @@ class PageSession:
         self.limits = limits
         self.handle = WebSocket(self)
         self.state = SessionState.DETACHED
-        self.close_code: int | None = None
         self.call_bytes = 0
         self.sync_slots = asyncio.Semaphore(limits.sync_workers)
         self.delivery = Delivery(
@@ -386,7 +385,6 @@ class PageSession:
         if not self.is_live:
             return
         self._enter(SessionState.CLOSING)
-        self.close_code = code
         transport = self._transport
         self.delivery.stop()
         if transport is None:
