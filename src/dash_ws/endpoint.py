@@ -43,6 +43,7 @@ class _StarletteTransport:
         await self._websocket.send({"type": "websocket.send", "text": frame.decode()})
 
     async def close(self, code: int, reason: str) -> None:
+        """Close with ``reason`` cut to what a close frame holds, wherever the reason came from."""
         await self._websocket.close(code, protocol.close_reason(reason))
 
 
@@ -93,12 +94,12 @@ class SocketEndpoint:
                 logger.exception("dash-ws: websocket_identity raised")
                 refusal = CloseCode.UNAUTHORIZED, "the app could not tell whose page this is"
         await websocket.accept()
+        transport = _StarletteTransport(websocket)
         if refusal is not None:
             code, reason = refusal
             logger.warning("dash-ws: refused a page from %s: %s", _peer(handshake), reason)
-            await websocket.close(code, protocol.close_reason(reason))
+            await transport.close(code, reason)
             return
-        transport = _StarletteTransport(websocket)
         session = await self._join(websocket, transport, handshake, identity)
         if session is None:
             return
@@ -168,11 +169,14 @@ class SocketEndpoint:
             return None
         if join.resumes:
             session = self.sessions.get(join.session)
-            if session is not None and session.may_resume(join.secret, identity, join.seen):
-                if await session.attach(transport, resume_after=join.seen):
-                    session.handshake = handshake
-                    logger.info("dash-ws: page %s resumed its session", session.id[:8])
-                    return session
+            if (
+                session is not None
+                and session.may_resume(join.secret, identity)
+                and await session.attach(transport, resume_after=join.seen)
+            ):
+                session.handshake = handshake
+                logger.info("dash-ws: page %s resumed its session", session.id[:8])
+                return session
             logger.info("dash-ws: a page from %s could not resume; new session", _peer(handshake))
         session = PageSession(self.limits, on_end=self._forget, identity=identity)
         session.handshake = handshake
@@ -285,14 +289,14 @@ class SocketEndpoint:
 
     def _start_call(self, session: PageSession, handshake: Handshake, call: protocol.Call) -> None:
         """Run a call within the page's and the process's budgets; answer at once past them."""
-        refusal = self._call_refusal(session, len(call.body))
+        size = len(call.body)
+        refusal = self._call_refusal(session, size)
         if refusal is not None:
             status, text = refusal
             session.send_message(
                 protocol.result_message(call.call_id, status, "text/plain", text.encode())
             )
             return
-        size = len(call.body)
         session.call_bytes += size
         self.held_call_bytes += size
 

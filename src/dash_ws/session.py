@@ -169,19 +169,19 @@ class PageSession:
 
     # ---------------------------------------------------------------- sockets
 
-    def may_resume(self, secret: str, identity: Any, seen: int) -> bool:
+    def may_resume(self, secret: str, identity: Any) -> bool:
         """True when a socket naming this session may take it over. Changes nothing.
 
-        It must hold the secret of the session's last ``hello`` and the
-        identity of the page that opened it, and the session must still keep
-        every message after ``seen``. A failed attempt leaves a live page alone.
+        It must hold the secret of the session's last ``hello`` and be the
+        identity of the page that opened it; ``attach`` then checks, still
+        changing nothing if it fails, that every message the page missed is
+        kept. A failed attempt leaves a live page alone.
         """
         return (
             self.is_live
             and bool(self.secret)
             and hmac.compare_digest(self.secret.encode(), secret.encode())
             and identity == self.identity
-            and self.delivery.missed_after(seen) is not None
         )
 
     async def attach(self, transport: Transport, resume_after: int | None) -> bool:
@@ -393,7 +393,7 @@ class PageSession:
         timeout = self.limits.close_timeout
         if code != CloseCode.TOO_SLOW:
             await _quietly(self.delivery.flush(transport), timeout)
-        await _quietly(transport.close(code, protocol.close_reason(reason)), timeout)
+        await _quietly(transport.close(code, reason), timeout)
         self._ending.arm(timeout)
 
     async def shutdown(self) -> None:
