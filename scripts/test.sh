@@ -2,12 +2,14 @@
 # Runs the whole test suite: unit, in-process integration, and browser tests.
 # Creates .venv on first use and installs what the tests need: the package with
 # its test extras from PyPI, Debian's chromium for the browser tests and Node.js
-# for the browser client's unit tests.
+# for the browser client's unit tests, and its chromedriver for the tests that
+# run dash-ws apps under Dash's own dash_duo fixture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then
@@ -28,6 +30,6 @@ fi
 # browser is up, so the asyncio tests run in their own pytest process first.
 if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then
     .venv/bin/python -m pytest tests/unit tests/integration tests/security "$@"
-    exec .venv/bin/python -m pytest tests/browser "$@"
+    exec .venv/bin/python -m pytest tests/browser tests/dash_duo "$@"
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -230,7 +230,6 @@ class Dash(dash.Dash):
                 self.websocket_policy,
                 call_bytes=self.websocket_call_bytes,
             ),
-            on_shutdown=executor.shutdown,
             inner_has_lifespan=inner_is_asgi,
         )
 
@@ -274,10 +273,22 @@ class Dash(dash.Dash):
             return WSGIMiddleware(self.server, workers=self.websocket_max_workers), False
         return self.server, True
 
+    def release_asgi(self) -> None:
+        """Let go of ``app.asgi`` once its server has stopped, however it stopped.
+
+        Its sessions end and its threads stop, and the next ``app.run`` builds
+        a fresh one: a server stopped by killing its thread (as Dash's test
+        runner does) leaves thread pools no later server can use.
+        """
+        served = self.__dict__.pop("asgi", None)
+        if served is not None:
+            served.release()
+
     def run(
         self,
         host: str | None = None,
         port: int | str | None = None,
+        proxy: str | None = None,
         debug: bool | None = None,
         **kwargs: Any,
     ) -> None:
@@ -286,7 +297,9 @@ class Dash(dash.Dash):
         ``HOST``/``PORT`` set the address as for ``dash.Dash.run``; ``debug``
         and the ``dev_tools_*`` arguments turn on Dash's dev tools, and with
         ``debug`` the server restarts when a loaded source file changes.
+        Werkzeug's options that ask for something uvicorn does not do are
+        ignored with a warning; uvicorn's own options are passed to it.
         """
         from .serve import serve
 
-        serve(self, host=host, port=port, debug=debug, **kwargs)
+        serve(self, host=host, port=port, debug=debug, proxy=proxy, **kwargs)

@@ -42,14 +42,12 @@ class DashWsASGI:
         socket_path: str,
         client_path: str,
         endpoint: SocketEndpoint,
-        on_shutdown: Callable[[], None],
         inner_has_lifespan: bool,
     ) -> None:
         self.inner = inner
         self.socket_path = socket_path
         self.client_path = client_path
         self.endpoint = endpoint
-        self._on_shutdown = on_shutdown
         self._inner_has_lifespan = inner_has_lifespan
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -70,7 +68,7 @@ class DashWsASGI:
 
             async def send_after_shutdown(message: dict) -> None:
                 if message["type"] == "lifespan.shutdown.complete":
-                    self._on_shutdown()
+                    await self.endpoint.end_sessions()
                 await send(message)
 
             await self.inner(scope, receive, send_after_shutdown)
@@ -80,9 +78,16 @@ class DashWsASGI:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self._on_shutdown()
+                await self.endpoint.end_sessions()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def release(self) -> None:
+        """After the server stopped: sessions it left are ended, threads stopped."""
+        self.endpoint.abandon_sessions()
+        wsgi_threads = getattr(self.inner, "executor", None)  # a2wsgi's, serving Flask
+        if wsgi_threads is not None:
+            wsgi_threads.shutdown(wait=False, cancel_futures=True)
 
 
 async def _send_client(send: Callable) -> None:

@@ -347,6 +347,21 @@ class SocketEndpoint:
             session.call_on_loop(lambda s=session: asyncio.ensure_future(s.close(code, reason)))
         return len(chosen)
 
+    # ---------------------------------------------------------------- server stop
+
+    async def end_sessions(self) -> None:
+        """The server is stopping: end every session, persistent callbacks included."""
+        await asyncio.gather(*(session.shutdown() for session in list(self.sessions.values())))
+        self.executor.shutdown()
+
+    def abandon_sessions(self) -> None:
+        """The server's loop is gone: mark every session ended and stop the threads."""
+        for session in list(self.sessions.values()):
+            session.abandon()
+        self.sessions.clear()
+        self._handlers.clear()
+        self.executor.shutdown()
+
 
 _LARGE_FRAME = 64 * 1024
 """Bytes past which a frame costs the loop enough to give other pages a turn after it."""

@@ -18,14 +18,19 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlparse
 
 import uvicorn
 
 from . import dash_adapter
+from .errors import DashWsError
 
 if TYPE_CHECKING:
     from .app import Dash
@@ -34,40 +39,46 @@ logger = logging.getLogger("dash_ws")
 
 _CHILD_FLAG = "DASH_WS_RELOADER_CHILD"
 
-# Options of Flask.run / werkzeug.run_simple that uvicorn does not take. Those
-# with a meaning here (extra_files, exclude_patterns, reloader_interval,
+# Options of Flask.run / werkzeug.run_simple that uvicorn does not take, each
+# with the values that ask for nothing uvicorn does not already do. Those with
+# a meaning here (extra_files, exclude_patterns, reloader_interval,
 # ssl_context) are handled before the rest are dropped.
-_WERKZEUG_OPTIONS = frozenset(
-    {
-        "use_debugger",
-        "use_evalex",
-        "threaded",
-        "processes",
-        "passthrough_errors",
-        "request_handler",
-        "static_files",
-        "reloader_type",
-        "load_dotenv",
-        "extra_files",
-        "exclude_patterns",
-        "reloader_interval",
-        "ssl_context",
-    }
-)
-# Arguments of dash.Dash.run that only make sense for Dash's own server or Jupyter.
-_DASH_RUN_ONLY = frozenset(
-    {"proxy", "jupyter_mode", "jupyter_width", "jupyter_height", "jupyter_server_url"}
-)
+_WERKZEUG_OPTIONS: dict[str, Callable[[Any], bool]] = {
+    "threaded": lambda value: True,  # uvicorn serves requests concurrently either way
+    "processes": lambda value: value in (None, 1),
+    "use_debugger": lambda value: not value,
+    "use_evalex": lambda value: True,  # only means something with the debugger
+    "passthrough_errors": lambda value: not value,
+    "request_handler": lambda value: value is None,
+    "static_files": lambda value: not value,
+    "reloader_type": lambda value: True,  # the reloader here has one kind
+    "load_dotenv": lambda value: True,  # Flask.run only; dash.Dash.run never loads .env
+}
+_HANDLED_HERE = frozenset({"extra_files", "exclude_patterns", "reloader_interval", "ssl_context"})
+# Arguments of dash.Dash.run that only make sense for Jupyter, with their defaults.
+_JUPYTER_OPTIONS = {
+    "jupyter_mode": None,
+    "jupyter_width": "100%",
+    "jupyter_height": 650,
+    "jupyter_server_url": None,
+}
 
 # uvicorn limits (seconds, bytes). A connection that never completes its
 # request head is not timed out by uvicorn: a proxy in front must do that.
 KEEP_ALIVE_SECONDS = 5
 MAX_REQUEST_HEAD_BYTES = 16 * 1024
 MESSAGE_ENVELOPE_BYTES = 64 * 1024
+SERVER_START_SECONDS = 30
+"""How long a server in a thread may take to start, or to stop."""
 
 
 def serve(
-    app: Dash, host: str | None, port: int | str | None, debug: bool | None, **options: Any
+    app: Dash,
+    host: str | None,
+    port: int | str | None,
+    debug: bool | None,
+    proxy: str | None = None,
+    **options: Any,
 ) -> None:
     """Serve ``app.asgi`` in this process, or under the reloader when debugging."""
     if debug is None:
@@ -82,7 +93,7 @@ def serve(
     if hide_all_callbacks is not None and "hide_all_callbacks" in app.config:  # Dash 3.1+
         app.config.update({"hide_all_callbacks": bool(hide_all_callbacks)})
     host = host or os.getenv("HOST", "127.0.0.1")
-    port = int(port or os.getenv("PORT", "8050"))
+    port = _port_number(port or os.getenv("PORT", "8050"))
     hot_reload, watch_interval = dash_adapter.hot_reload_settings(app)
     use_reloader = options.pop("use_reloader", debug and hot_reload)
     reloader_interval = options.get("reloader_interval") or watch_interval
@@ -101,7 +112,8 @@ def serve(
         "https" if options.get("ssl_certfile") or options.get("ssl_context_factory") else "http"
     )
     print(
-        f"Dash is running on {scheme}://{host}:{port}{app.config.requests_pathname_prefix}",
+        f"Dash is running on {_display_url(scheme, host, port, proxy)}"
+        f"{app.config.requests_pathname_prefix}",
         flush=True,
     )
     run_server(
@@ -114,6 +126,30 @@ def serve(
             **options,
         },
     )
+
+
+def _port_number(port: int | str) -> int:
+    """The port as ``dash.Dash.run`` accepts it: an integer from 1 to 65535."""
+    try:
+        number = int(port)
+    except (TypeError, ValueError):
+        number = 0
+    if not 1 <= number <= 65535:
+        raise ValueError(f"Expecting an integer from 1 to 65535, found port={port!r}")
+    return number
+
+
+def _display_url(scheme: str, host: str, port: int, proxy: str | None) -> str:
+    """Where the app is reached: the public half of ``proxy`` (``DASH_PROXY``), as Dash prints it.
+
+    ``proxy`` is ``"http://0.0.0.0:8050::https://my.domain.com"``: what the
+    server binds, then what the browser sees.
+    """
+    proxy = proxy or os.getenv("DASH_PROXY")
+    if not proxy or "::" not in proxy:
+        return f"{scheme}://{host}:{port}"
+    public = urlparse(proxy.split("::", 1)[1])
+    return f"{public.scheme}://{public.hostname}" + (f":{public.port}" if public.port else "")
 
 
 def run_server(app: Dash, host: str, port: int, **options: Any) -> None:
@@ -131,10 +167,45 @@ def run_server(app: Dash, host: str, port: int, **options: Any) -> None:
         return
     limits = app.websocket_limits
     user_timeout = limits.send_timeout + limits.close_timeout
-    server = uvicorn.Server(uvicorn.Config(app.asgi, host=host, port=port, **options))
-    app._uvicorn_server = server  # where Dash's test runner looks for a server to stop
-    sock = listening_socket(host, port, user_timeout, backlog=server.config.backlog)
-    server.run(sockets=[sock])
+    sock = listening_socket(host, port, user_timeout, backlog=options.get("backlog", 2048))
+    try:
+        server = uvicorn.Server(uvicorn.Config(app.asgi, host=host, port=port, **options))
+        app._uvicorn_server = server  # where Dash's test runner looks for a server to stop
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        app.release_asgi()
+
+
+@contextmanager
+def served_in_thread(app: Dash, host: str = "127.0.0.1", **options: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread of this process on a free port; yields its URL.
+
+    The server stops as ``should_exit`` asks uvicorn to when the block ends,
+    and the app can be served again. For tests and notebooks.
+    """
+    limits = app.websocket_limits
+    sock = listening_socket(host, 0, limits.send_timeout + limits.close_timeout)
+    server = uvicorn.Server(
+        uvicorn.Config(app.asgi, **{"log_level": "warning", **server_limits(app), **options})
+    )
+    app._uvicorn_server = server
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="dash-ws-server", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise DashWsError(f"the server for {app.config.name!r} did not start")
+            time.sleep(0.02)
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=SERVER_START_SECONDS)
+        sock.close()
+        app.release_asgi()
 
 
 def listening_socket(
@@ -233,13 +304,26 @@ def _ssl_options(ssl_context: Any) -> dict[str, Any]:
 
 
 def _drop_foreign_options(options: dict[str, Any]) -> dict[str, Any]:
-    kept = {}
+    """The options for uvicorn; one warning names those that ask for what it cannot do."""
+    kept, unhonoured = {}, []
     for name, value in options.items():
-        if name in _WERKZEUG_OPTIONS or name in _DASH_RUN_ONLY:
-            if name not in {"ssl_context", "extra_files", "exclude_patterns", "reloader_interval"}:
-                logger.debug("app.run: ignoring %s=%r, which uvicorn does not take", name, value)
+        if name in _HANDLED_HERE:
+            continue
+        if name in _WERKZEUG_OPTIONS:
+            if not _WERKZEUG_OPTIONS[name](value):
+                unhonoured.append(f"{name}={value!r}")
+            continue
+        if name in _JUPYTER_OPTIONS:
+            if value != _JUPYTER_OPTIONS[name]:
+                unhonoured.append(f"{name}={value!r}")
             continue
         kept[name] = value
+    if unhonoured:
+        warnings.warn(
+            f"app.run: ignoring {', '.join(unhonoured)}: dash-ws serves with uvicorn, "
+            "which has no such option",
+            stacklevel=4,
+        )
     return kept
 
 

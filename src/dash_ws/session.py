@@ -419,6 +419,15 @@ class PageSession:
         await _settle(self.persistent_tasks, timeout=None)
         self.delivery.clear()
 
+    def abandon(self) -> None:
+        """The loop that served the page is gone: the session is ended where it stands.
+
+        Callbacks still running in threads see ``is_shutdown`` and can stop;
+        nothing else can run for the page any more.
+        """
+        if not self.is_shutdown:
+            self._enter(SessionState.ENDED)
+
 
 async def _quietly(operation: Awaitable[Any], timeout: float | None = None) -> None:
     """Await a socket operation whose failure, or lack of progress, means the peer has gone."""

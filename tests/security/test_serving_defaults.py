@@ -22,10 +22,12 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from dash import html
+from dash import Input, Output, html
 
 import dash_ws
 from dash_ws import serve as serving
+from dash_ws.serve import served_in_thread
+from dash_ws.testing import connect
 
 try:
     import resource
@@ -189,26 +191,31 @@ def soft_open_file_limit_restored():
 def test_werkzeug_options_are_dropped_or_translated_for_uvicorn(uvicorn_run, tmp_path):
     app = dash_ws.Dash(__name__)
     app.layout = html.Div()
-    app.run(
-        port=8050,
-        debug=False,  # the default is tested in a real process above
-        threaded=True,  # what Dash's test runner passes for a Flask app
-        processes=1,
-        use_debugger=False,
-        use_evalex=False,
-        passthrough_errors=True,
-        extra_files=[str(tmp_path / "watched.txt")],
-        exclude_patterns=["*.tmp"],
-        reloader_interval=1,
-        reloader_type="stat",
-        load_dotenv=False,
-        request_handler=None,
-        static_files=None,
-        ssl_context=("cert.pem", "key.pem"),
-        dev_tools_disable_version_check=True,
-        hide_all_callbacks=True,
-        jupyter_mode="external",
-    )
+    with pytest.warns(UserWarning) as warned:
+        app.run(
+            port=8050,
+            debug=False,  # the default is tested in a real process above
+            threaded=True,  # what Dash's test runner passes for a Flask app
+            processes=1,
+            use_debugger=False,
+            use_evalex=False,
+            passthrough_errors=True,
+            extra_files=[str(tmp_path / "watched.txt")],
+            exclude_patterns=["*.tmp"],
+            reloader_interval=1,
+            reloader_type="stat",
+            load_dotenv=False,
+            request_handler=None,
+            static_files=None,
+            ssl_context=("cert.pem", "key.pem"),
+            dev_tools_disable_version_check=True,
+            hide_all_callbacks=True,
+            jupyter_mode="external",
+        )
+    [warning] = warned
+    assert str(warning.message).startswith(
+        "app.run: ignoring passthrough_errors=True, jupyter_mode='external':"
+    ), "one warning names exactly the options asking for what uvicorn does not do"
     [(asgi, options)] = uvicorn_run
     assert asgi is app.asgi
     werkzeug_only = {
@@ -317,3 +324,43 @@ def test_half_sent_request_heads_do_not_lock_out_new_clients(tmp_path):
         for connection in half_open:
             connection.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, own_limits)
+
+
+# ------------------------------------------------------------------ served again
+
+
+def socket_app() -> dash_ws.Dash:
+    app = dash_ws.Dash(__name__, websocket_callbacks=True)
+    app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    def carrier(n_clicks):
+        return "socket" if dash_ws.ctx.websocket is not None else "http"
+
+    return app
+
+
+async def answered_over_the_socket(app: dash_ws.Dash, url: str) -> bool:
+    socket_url = url.replace("http://", "ws://") + "/_dash-ws/socket"
+    async with connect(socket_url, app, origin=url) as page:
+        result = await page.call("out.children", inputs=[1])
+    return result.status == 200 and result.outputs == {"out": {"children": "socket"}}
+
+
+async def test_an_app_served_stopped_and_served_again_keeps_its_socket():
+    app = socket_app()
+    for _ in range(2):
+        with served_in_thread(app) as url:
+            assert await answered_over_the_socket(app, url)
+        assert "asgi" not in app.__dict__, "the stopped server's ASGI app is let go"
+
+
+async def test_a_failed_bind_leaves_the_app_ready_for_the_next_port(tmp_path):
+    app = socket_app()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError):
+            app.run(port=taken.getsockname()[1], debug=False)
+    with served_in_thread(app) as url:
+        assert await answered_over_the_socket(app, url)
