@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import sys
 import threading
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Callable
 
 import dash
 from dash import _callback, _callback_context
@@ -76,6 +79,37 @@ def app_callback_list(app: dash.Dash) -> list:
 def global_callback_list() -> list:
     """Where ``@dash.callback`` registrations wait until an app adopts them."""
     return _callback.GLOBAL_CALLBACK_LIST
+
+
+def register_from_caller(register: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``register(*args, **kwargs)`` called from a frame that names the app's registering line.
+
+    Dash names a callback with no inputs and no outputs after the first
+    frame outside the ``dash`` package on the stack: the line of the app
+    that registered it. Called from here that frame would be dash-ws's own
+    line, the same for every such callback, and all of them would share one
+    name (only the last would run). A trampoline whose code claims the app's
+    file and line lets Dash find the name it would find without dash-ws.
+    """
+    caller = sys._getframe(1)
+    while caller is not None and caller.f_code.co_filename.startswith(_FRAMEWORK_DIRS):
+        caller = caller.f_back
+    if caller is None:
+        return register(*args, **kwargs)
+    code = _call_trampoline.__code__.replace(
+        co_filename=caller.f_code.co_filename, co_firstlineno=caller.f_lineno - 1
+    )
+    return types.FunctionType(code, {})(register, args, kwargs)
+
+
+def _call_trampoline(register, args, kwargs):  # noqa: ANN001, ANN202 - its code is reused
+    return register(*args, **kwargs)
+
+
+_FRAMEWORK_DIRS = (
+    os.path.dirname(__file__) + os.sep,
+    os.path.dirname(dash.__file__) + os.sep,
+)
 
 
 def outputs_added(callback_list: list, since: int) -> list[str]:

@@ -46,7 +46,7 @@ class SocketCallbacks:
             return self._register_persistent
 
         before = len(callback_list)  # Dash records some callbacks here, some on decoration
-        dash_decorator = dash_register(*args, **kwargs)
+        dash_decorator = dash_adapter.register_from_caller(dash_register, *args, **kwargs)
 
         def decorator(function: Callable) -> Callable:
             dash_adapter.check_event_callback(function)

@@ -317,3 +317,34 @@ async def test_ctx_websocket_is_none_over_http():
     )
     assert seen == [None]
     assert response.get_json()["sideUpdate"] == {"side": {"children": "batched over http"}}
+
+
+@pytest.mark.parametrize("over_the_socket", [True, False])
+async def test_callbacks_with_no_inputs_and_no_outputs_each_keep_their_own_name(over_the_socket):
+    app = Dash(__name__, websocket_callbacks=over_the_socket)
+    app.layout = html.Div([html.Div(id="first"), html.Div(id="second"), html.Div(id="third")])
+    before = set(app.callback_map)
+
+    @app.callback()
+    def first():
+        set_props("first", {"children": "first ran"})
+
+    @app.callback()
+    def second():
+        set_props("second", {"children": "second ran"})
+
+    @app.callback()
+    def third():
+        set_props("third", {"children": "third ran"})
+
+    names = set(app.callback_map) - before
+    assert len(names) == 3, "each registration is its own callback, as in plain Dash"
+    if not over_the_socket:
+        return
+    async with TestClient(app).page() as page:
+        for name in sorted(names):
+            body = {"output": name, "outputs": [], "inputs": [], "changedPropIds": [], "state": []}
+            # 204: what set_props produced has streamed; nothing is left to answer
+            assert (await page.call_raw(body)).status == 204
+        ran = {update.component: update.props["children"] for update in page.updates}
+    assert ran == {"first": "first ran", "second": "second ran", "third": "third ran"}
