@@ -31,6 +31,8 @@ function back as it is, and its coroutine is awaited here.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import inspect
 import io
 import logging
@@ -39,7 +41,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import flask
 from flask.signals import request_started
@@ -115,9 +117,13 @@ class FlaskCallbackBackend:
         Dash's async view (registered when asgiref is installed) awaits
         nothing for a sync callback, so its coroutine completes in one step;
         driving it directly keeps Flask from starting a loop around user code,
-        where ``asyncio.run(ws.get_prop(...))`` would fail.
+        where ``asyncio.run(ws.get_prop(...))`` would fail. The app's async
+        hooks run through asgiref, as Flask runs them for HTTP.
         """
-        return _run_to_completion(self.dispatch_async(handshake, call))
+        entered = self._through_middleware(self._call_environ(handshake, call))
+        if isinstance(entered, HttpReply):
+            return entered
+        return _run_to_completion(self._request(*entered, view=self._run_view))
 
     async def dispatch_async(self, handshake: Handshake, call: protocol.Call) -> HttpReply:
         """Flask's ``full_dispatch_request``, with the view awaited on this loop.
@@ -128,7 +134,12 @@ class FlaskCallbackBackend:
         entered = self._through_middleware(self._call_environ(handshake, call))
         if isinstance(entered, HttpReply):
             return entered
-        environ, started = entered
+        if not self._has_async_hooks():
+            return await self._request(*entered, view=self._run_view)
+        return await self._request_beside_the_loop(*entered)
+
+    async def _request(self, environ: dict, started: bool, view: Callable) -> HttpReply:
+        """The request as Flask serves it, ``view`` standing for the route's view function."""
         with self.flask.request_context(environ):
             try:
                 try:
@@ -136,13 +147,53 @@ class FlaskCallbackBackend:
                         request_started.send(self.flask, _async_wrapper=self.flask.ensure_sync)
                     returned = self.flask.preprocess_request()
                     if returned is None:
-                        returned = await self._run_view()
+                        returned = await view()
                 except Exception as error:
                     returned = self.flask.handle_user_exception(error)
                 response = self.flask.finalize_request(returned)
             except Exception as error:
                 response = self.flask.handle_exception(error)
             return _reply(response)
+
+    async def _request_beside_the_loop(self, environ: dict, started: bool) -> HttpReply:
+        """The request in a worker thread, its async callback still awaited on this loop.
+
+        Flask runs an ``async def`` hook (``before_request``, ``after_request``,
+        teardown, error handler; Dash Pages' router among them) through
+        asgiref's ``async_to_sync``, which refuses a thread running an event
+        loop. The hooks therefore run in a thread of their own, as over HTTP,
+        while the callback, which may read the page's props, runs here.
+        """
+        loop = asyncio.get_running_loop()
+        views: list[concurrent.futures.Future] = []
+
+        async def view_on_the_loop() -> Any:
+            view = asyncio.run_coroutine_threadsafe(self._run_view(), loop)
+            views.append(view)
+            return view.result()
+
+        request = self._request(environ, started, view=view_on_the_loop)
+        try:
+            return await asyncio.to_thread(_run_to_completion, request)
+        except asyncio.CancelledError:
+            for view in views:
+                view.cancel()
+            raise
+
+    def _has_async_hooks(self) -> bool:
+        """Whether Flask would run any of the app's hooks through asgiref (checked per call)."""
+        app = self.flask
+        hook_lists = [
+            *app.before_request_funcs.values(),
+            *app.after_request_funcs.values(),
+            *app.teardown_request_funcs.values(),
+            *(
+                handlers.values()
+                for by_code in app.error_handler_spec.values()
+                for handlers in by_code.values()
+            ),
+        ]
+        return any(inspect.iscoroutinefunction(hook) for hooks in hook_lists for hook in hooks)
 
     async def _run_view(self) -> Any:
         request = flask.request
