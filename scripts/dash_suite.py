@@ -85,6 +85,7 @@ def build_command(args: argparse.Namespace, extra: list[str]) -> list[str]:
         "--headless",
         "--nopercyfinalize",
         "--disable-warnings",
+        "-rfEsxX",  # Dash's pytest.ini asks for -rsxX: name the failures and errors too
         *paths,
         *extra,
     ]
@@ -118,6 +119,18 @@ def pytest_addoption(parser):
     group = parser.getgroup("dash_suite", "Dash's tests against dash-ws")
     group.addoption("--dash-suite-mode", choices=("plain", "dash-ws"), default="plain")
     group.addoption("--dash-suite-backend", choices=("flask", "fastapi"), default="flask")
+
+
+def pytest_report_header(config):
+    """Which Dash and dash-ws ran: the checkout's tests need the matching Dash release."""
+    import dash
+
+    lines = [f"dash {dash.__version__} from {Path(dash.__file__).parent}"]
+    if config.getoption("dash_suite_mode") == "dash-ws":
+        import dash_ws
+
+        lines.append(f"dash-ws {dash_ws.__version__} from {Path(dash_ws.__file__).parent}")
+    return lines
 
 
 def pytest_configure(config):

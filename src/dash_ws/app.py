@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import Any, Callable
 
@@ -49,8 +50,10 @@ class Dash(dash.Dash):
     :param websocket_outbox_bytes: most bytes one page's messages may hold:
         half for those waiting to be sent (past that, the page is too slow and
         is disconnected), half for those sent but not yet acknowledged.
-    :param websocket_max_message_bytes: largest message a page may send, in bytes
-        (a callback's inputs, a ``dcc.Upload`` included, travel in one message).
+    :param websocket_max_message_bytes: largest request body a page may send
+        over its socket, in bytes, as for an HTTP request (a callback's inputs,
+        a ``dcc.Upload`` included). A call past it is answered 413. Default:
+        the server's ``MAX_CONTENT_LENGTH`` (Flask, Quart) when set, else 64 MiB.
     :param websocket_page_call_bytes: most bytes the callbacks one page has in
         flight may hold; a call past it is answered 413.
     :param websocket_call_bytes: the same for every page of the process
@@ -94,7 +97,7 @@ class Dash(dash.Dash):
         websocket_inactivity_timeout: int = _ms(_LIMITS.inactivity_timeout),
         websocket_max_workers: int = 16,
         websocket_outbox_bytes: int = _LIMITS.outbox_bytes,
-        websocket_max_message_bytes: int = _LIMITS.inbound_message_bytes,
+        websocket_max_message_bytes: int | None = None,
         websocket_page_call_bytes: int = _LIMITS.call_bytes,
         websocket_call_bytes: int = PROCESS_CALL_BYTES,
         websocket_page_sync_workers: int | None = None,
@@ -121,9 +124,9 @@ class Dash(dash.Dash):
             identity=websocket_identity,
             reauthorize_interval=websocket_reauthorize_interval / 1000,
         )
+        self._max_message_bytes = websocket_max_message_bytes
         self.websocket_limits = SessionLimits(
             outbox_bytes=websocket_outbox_bytes,
-            inbound_message_bytes=websocket_max_message_bytes,
             call_bytes=websocket_page_call_bytes,
             sync_workers=websocket_page_sync_workers or max(1, websocket_max_workers // 4),
             inactivity_timeout=websocket_inactivity_timeout / 1000,
@@ -135,6 +138,23 @@ class Dash(dash.Dash):
         )
         self.socket_callbacks = SocketCallbacks()
         dash_adapter.install_streaming_hook()
+
+    @property
+    def websocket_limits(self) -> SessionLimits:
+        """The per-page limits, the message limit following the server's own when not set.
+
+        Read when serving starts and when a page is rendered, so a
+        ``MAX_CONTENT_LENGTH`` configured after ``Dash()`` counts.
+        """
+        asked = self._max_message_bytes
+        if asked is None:
+            config = getattr(self.server, "config", None) or {}
+            asked = config.get("MAX_CONTENT_LENGTH") or _LIMITS.inbound_message_bytes
+        return replace(self._limits, inbound_message_bytes=int(asked))
+
+    @websocket_limits.setter
+    def websocket_limits(self, limits: SessionLimits) -> None:
+        self._limits = limits
 
     # ---------------------------------------------------------------- registration
 

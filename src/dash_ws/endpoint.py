@@ -26,7 +26,7 @@ from starlette.websockets import WebSocket as StarletteWebSocket
 
 from . import protocol
 from .admission import AdmissionPolicy, default_identity
-from .errors import ProtocolError
+from .errors import OversizedMessage, ProtocolError
 from .execution import CallbackExecutor
 from .handshake import Handshake, origin_allowed
 from .protocol import CloseCode
@@ -199,7 +199,7 @@ class SocketEndpoint:
             if event["type"] == "websocket.disconnect":
                 return None
             try:
-                limit = self.limits.inbound_message_bytes
+                limit = self.limits.frame_bytes_limit
                 message = protocol.parse_inbound(_frame_text(event), limit)
                 if not isinstance(message, protocol.Join):
                     raise ProtocolError("the first message on a socket must be join")
@@ -250,10 +250,10 @@ class SocketEndpoint:
             del event
             large = len(raw) > _LARGE_FRAME
             try:
-                message = protocol.parse_inbound(raw, self.limits.inbound_message_bytes)
+                message = protocol.parse_inbound(raw, self.limits.frame_bytes_limit)
             except ProtocolError as error:
                 logger.info("dash-ws: refused a message from %s: %s", _peer(handshake), error)
-                session.send_message(protocol.error_message(str(error)))
+                self._refuse(session, error)
                 message = None
             finally:
                 del raw
@@ -287,6 +287,14 @@ class SocketEndpoint:
         elif isinstance(message, protocol.Join):
             session.send_message(protocol.error_message("this socket has joined already"))
 
+    def _refuse(self, session: PageSession, error: ProtocolError) -> None:
+        """Tell the page what was wrong; a call too large to take is answered 413 on its own."""
+        if not isinstance(error, OversizedMessage) or error.call_id is None:
+            session.send_message(protocol.error_message(str(error)))
+        elif session.is_new_call(error.call_id):
+            text = f"dash-ws: {error}".encode()
+            session.send_message(protocol.result_message(error.call_id, 413, "text/plain", text))
+
     def _start_call(self, session: PageSession, handshake: Handshake, call: protocol.Call) -> None:
         """Run a call within the page's and the process's budgets; answer at once past them."""
         size = len(call.body)
@@ -309,6 +317,11 @@ class SocketEndpoint:
 
     def _call_refusal(self, session: PageSession, size: int) -> tuple[int, str] | None:
         limits = self.limits
+        if size > limits.inbound_message_bytes:
+            return 413, (
+                f"dash-ws: the inputs of this callback take {size} bytes; the server takes "
+                f"at most {limits.inbound_message_bytes} (websocket_max_message_bytes)"
+            )
         if len(session.running_calls) >= limits.max_running_calls:
             return 429, (
                 f"dash-ws: too many callbacks in flight for this page "

@@ -9,6 +9,14 @@ class ProtocolError(DashWsError):
     """A browser message broke the wire protocol; the page is told, the socket stays."""
 
 
+class OversizedMessage(ProtocolError):
+    """A browser message past the size limit; ``call_id`` is set when it was a call."""
+
+    def __init__(self, text: str, call_id: int | None) -> None:
+        super().__init__(text)
+        self.call_id = call_id
+
+
 class SocketClosed(DashWsError):
     """The page's socket closed while a callback was waiting on it."""
 

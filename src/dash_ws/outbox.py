@@ -5,8 +5,12 @@ Messages leave in the order they were made. While the socket is slow, a newer
 that falls behind receives the newest state rather than the whole history;
 a ``Patch`` is a change on top of the previous value, so it never replaces
 anything and is never replaced by another patch. If what waits still exceeds
-``max_bytes``, the outbox overflows and the page is disconnected: memory per
-page never passes that ceiling.
+``max_bytes``, the outbox overflows and the page is disconnected.
+
+The ceiling bounds the backlog, never the size of one message: a message
+larger than the ceiling (a big figure, a large ``set_props``) waits outside
+the count, and is sent whole like any other. Only one such message may wait
+at a time, so memory per page stays under the ceiling plus one message.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ class Outbox:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.pending_bytes = 0
+        """Bytes waiting, the one oversized message excepted."""
+        self._oversized: int | None = None
+        """The key of the message larger than ``max_bytes`` that waits, if one does."""
         self._entries: OrderedDict[int, _PendingSet | bytes] = OrderedDict()
         self._sets_by_component: dict[bytes, list[int]] = {}
         self._sequence = count()
@@ -77,10 +84,10 @@ class Outbox:
             key, entry = self._entries.popitem(last=False)
             if isinstance(entry, _PendingSet):
                 self._forget_set(entry.component, key)
-                self.pending_bytes -= entry.size
+                self._release(key, entry.size)
                 message = entry.encode()
             else:
-                self.pending_bytes -= len(entry)
+                self._release(key, len(entry))
                 message = entry
             taken.append(message)
             taken_bytes += len(message)
@@ -89,13 +96,27 @@ class Outbox:
     def _append(self, entry: _PendingSet | bytes, size: int) -> int:
         key = next(self._sequence)
         self._entries[key] = entry
-        self.pending_bytes += size
+        self._count(key, size)
         if self.pending_bytes > self.max_bytes:
             raise OutboxOverflow(
                 f"{self.pending_bytes} bytes waiting for a client that is not "
                 f"reading (limit {self.max_bytes})"
             )
         return key
+
+    def _count(self, key: int, size: int) -> None:
+        """Count the entry under ``key``: in ``pending_bytes``, or as the one oversized message."""
+        if size > self.max_bytes and self._oversized is None:
+            self._oversized = key
+        else:
+            self.pending_bytes += size
+
+    def _release(self, key: int, size: int) -> None:
+        """Stop counting the entry under ``key``, which is ``size`` bytes."""
+        if key == self._oversized:
+            self._oversized = None
+        else:
+            self.pending_bytes -= size
 
     def _drop_older_values(self, component: bytes, names: frozenset[str]) -> None:
         for key in list(self._sets_by_component.get(component, ())):
@@ -104,11 +125,11 @@ class Outbox:
             kept = {n: v for n, v in older.props.items() if n not in names}
             if len(kept) == len(older.props):
                 continue
-            self.pending_bytes -= older.size
+            self._release(key, older.size)
             if kept:
                 shrunk = _PendingSet(component, kept, older.patched - names)
                 self._entries[key] = shrunk
-                self.pending_bytes += shrunk.size
+                self._count(key, shrunk.size)
             else:
                 del self._entries[key]
                 self._forget_set(component, key)

@@ -23,7 +23,7 @@ from typing import Any, Union
 import orjson
 from plotly.io.json import to_json_plotly
 
-from .errors import ProtocolError
+from .errors import OversizedMessage, ProtocolError
 
 VERSION = 2
 """Bumped whenever a message changes shape; the browser sends it on connect."""
@@ -141,7 +141,11 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
     """
     size = utf8_size(frame)
     if size > max_size:
-        raise ProtocolError(f"message of {size} bytes exceeds the limit of {max_size} bytes")
+        raise OversizedMessage(
+            f"message of {size} bytes exceeds the limit of {max_size} bytes "
+            "(websocket_max_message_bytes)",
+            _call_id_of_oversized(frame),
+        )
     try:
         message = orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
@@ -153,6 +157,22 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
     if parse is None:
         raise ProtocolError(f"unknown message type {_shown(kind)}")
     return parse(message)
+
+
+_CALL_HEAD = re.compile(rb'\{\s*"type"\s*:\s*"call"\s*,\s*"id"\s*:\s*(\d{1,16})\s*[,}]')
+
+
+def _call_id_of_oversized(frame: str | bytes) -> int | None:
+    """The id of a call too large to parse, read from its head as the browser client writes it.
+
+    The call can then be answered 413 like any other, without parsing the rest.
+    """
+    head = frame[:128]
+    found = _CALL_HEAD.match(head.encode() if isinstance(head, str) else head)
+    if found is None:
+        return None
+    call_id = int(found.group(1))
+    return call_id if 0 < call_id < _MAX_ID else None
 
 
 def _parse_call(message: dict) -> Call:

@@ -5,7 +5,8 @@ ones arrived. Every message that leaves is numbered and kept here until the
 page acknowledges it; a page that reconnects says the last number it saw and
 gets everything after it again. What is kept is bounded: past ``max_bytes``
 the oldest messages are forgotten, and a page that needs one of them cannot
-resume (it starts a new session instead).
+resume (it starts a new session instead). The newest message is always kept,
+however large: a page that drops while reading it can still resume.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class ReplayBuffer:
             self.held_bytes += len(stamped)
             self.next_number += 1
             numbered.append(stamped)
-        while self.held_bytes > self.max_bytes and self._held:
+        while self.held_bytes > self.max_bytes and len(self._held) > 1:
             dropped_number, dropped = self._held.popleft()
             self.held_bytes -= len(dropped)
             self._oldest_resumable = dropped_number + 1

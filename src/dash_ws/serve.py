@@ -67,7 +67,6 @@ _JUPYTER_OPTIONS = {
 # request head is not timed out by uvicorn: a proxy in front must do that.
 KEEP_ALIVE_SECONDS = 5
 MAX_REQUEST_HEAD_BYTES = 16 * 1024
-MESSAGE_ENVELOPE_BYTES = 64 * 1024
 SERVER_START_SECONDS = 30
 """How long a server in a thread may take to start, or to stop."""
 
@@ -243,7 +242,7 @@ def server_limits(app: Dash) -> dict[str, Any]:
     limits: dict[str, Any] = {
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
-        "ws_max_size": app.websocket_limits.inbound_message_bytes + MESSAGE_ENVELOPE_BYTES,
+        "ws_max_size": app.websocket_limits.frame_bytes_limit,
         # Frames uncompressed: inflating a page's large frames costs the event loop every
         # page shares, and compressing secrets beside what a page chose leaks them by size.
         "ws_per_message_deflate": False,

@@ -74,6 +74,10 @@ _TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
 _LIVE = frozenset({SessionState.DETACHED, SessionState.ATTACHED})
 
 
+MESSAGE_ENVELOPE_BYTES = 64 * 1024
+"""What a call frame carries besides its body: type, id, headers, query."""
+
+
 @dataclass(frozen=True)
 class SessionLimits:
     """Per-page limits; see ``dash_ws.Dash`` for what each one means."""
@@ -82,8 +86,8 @@ class SessionLimits:
     frame_bytes: int = 256 * 1024
     send_timeout: float = 30.0
     close_timeout: float = 5.0
-    inbound_message_bytes: int = 16 * 1024 * 1024
-    call_bytes: int = 64 * 1024 * 1024
+    inbound_message_bytes: int = 64 * 1024 * 1024
+    call_bytes: int = 128 * 1024 * 1024
     sync_workers: int = 4
     inactivity_timeout: float = 300.0
     liveness_timeout: float = 45.0
@@ -96,6 +100,14 @@ class SessionLimits:
     def buffer_bytes(self) -> int:
         """What waits to be sent and what waits to be acknowledged share ``outbox_bytes``."""
         return self.outbox_bytes // 2
+
+    @property
+    def frame_bytes_limit(self) -> int:
+        """Largest frame a page may send: a call whose body is at the limit, with its envelope.
+
+        The body travels as a JSON string, where escaping can double it.
+        """
+        return 2 * self.inbound_message_bytes + MESSAGE_ENVELOPE_BYTES
 
 
 class PageSession:

@@ -112,7 +112,8 @@ async def test_persistent_callbacks_see_the_pages_cookies():
         ("{oops", "malformed JSON"),
         ('{"type":"explode"}', "unknown message type 'explode'"),
         ('{"type":"prop","id":99,"found":true,"value":1}', "no get_prop is waiting for reply 99"),
-        ('{"type":"ping","pad":"' + "x" * 5000 + '"}', "exceeds the limit of 4096 bytes"),
+        # a frame may hold twice the body limit, for escaping, and an envelope of 64 KiB
+        ('{"type":"ping","pad":"' + "x" * 80_000 + '"}', "exceeds the limit of 73728 bytes"),
     ],
 )
 async def test_bad_messages_get_an_error_and_the_socket_keeps_working(frame, complaint):
@@ -123,6 +124,21 @@ async def test_bad_messages_get_an_error_and_the_socket_keeps_working(frame, com
         assert complaint in page.errors[0]
         assert (await page.call("out.children", inputs=[1])).outputs == {"out": {"children": 1}}
         assert page.closed is None
+
+
+@pytest.mark.parametrize("frame_past_the_limit", [False, True])
+async def test_a_call_past_the_message_limit_is_answered_413_and_the_page_goes_on(
+    frame_past_the_limit,
+):
+    app = make_app(websocket_max_message_bytes=4096)
+    async with TestClient(app).page() as page:
+        big = "x" * (80_000 if frame_past_the_limit else 5000)
+        refused = await page.call("out.children", inputs=[big])
+        answered = await page.call("out.children", inputs=[1])
+        assert page.closed is None and page.errors == []
+    assert refused.status == 413
+    assert "websocket_max_message_bytes" in refused.body
+    assert answered.outputs == {"out": {"children": 1}}
 
 
 async def test_a_crashing_callback_on_one_page_leaves_other_pages_alone():

@@ -86,3 +86,15 @@ test('a get is answered with the prop, or found: false', async () => {
     {type: 'prop', id: 8, found: false, value: null}
   ]);
 });
+
+test('the limit is on the request body, as for HTTP: escaping in the message does not count', async () => {
+  const page = loadPage({config: {max_message_bytes: LIMIT}});
+  await page.connect();
+  const quotes = '"'.repeat(LIMIT / 2 - 200); // each is 2 bytes in the body, 4 in the message
+  const call = page.call('out.children', quotes);
+  await settle();
+  assert.equal(call.done, false);
+  const [sent] = page.socket.sentOfType('call');
+  assert.ok(new TextEncoder().encode(sent.body).length <= LIMIT);
+  assert.ok(new TextEncoder().encode(JSON.stringify(sent)).length > LIMIT);
+});

@@ -1,7 +1,6 @@
 """No page can exhaust the server: memory of calls in flight and sync threads are budgeted."""
 
 import asyncio
-import json
 import threading
 
 from dash import Input, Output, html
@@ -140,8 +139,7 @@ async def test_new_pages_are_admitted_while_every_callback_thread_is_held():
 async def test_a_huge_body_is_refused_without_touching_the_socket():
     app = make_app(websocket_max_message_bytes=MiB)
     async with TestClient(app).page() as page:
-        call = {"type": "call", "id": 1, "output": "held.children", "body": "x" * (2 * MiB)}
-        await page.send_text(json.dumps(call))
-        await page.wait_for(lambda p: p.errors)
-        assert "exceeds the limit" in page.errors[0]
+        past_the_frame_limit = "x" * (3 * MiB)
+        refused = await page.call("quick.children", inputs=[past_the_frame_limit])
+        assert refused.status == 413 and "exceeds the limit" in refused.body
         assert (await page.call("quick.children", inputs=["go"])).status == 200

@@ -103,9 +103,10 @@ async def test_another_scheme_is_another_origin():
 
 
 async def test_a_message_limit_counts_bytes_and_the_socket_survives_it():
-    limit = 1024 * 1024
-    async with TestClient(make_app(websocket_max_message_bytes=limit)).page() as page:
-        emoji = "\U0001f600" * 500_000  # under the limit in characters, twice it in bytes
+    app = make_app(websocket_max_message_bytes=1024 * 1024)
+    limit = app.websocket_limits.frame_bytes_limit
+    async with TestClient(app).page() as page:
+        emoji = "\U0001f600" * 600_000  # under the limit in characters, past it in bytes
         frame = json.dumps({"type": "ping", "pad": emoji}, ensure_ascii=False)
         assert len(frame) < limit
         await page.send_text(frame)

@@ -72,3 +72,38 @@ def test_overflow_past_the_ceiling_even_after_coalescing():
     with pytest.raises(OutboxOverflow, match="limit 1000"):
         for index in range(50):
             outbox.put_set(protocol.encode_component_id(f"c{index}"), {"x": b"1" * 100})
+
+
+def test_one_message_larger_than_the_ceiling_waits_and_leaves_whole():
+    outbox = Outbox(100)
+    figure = b"f" * 1000
+    outbox.put(b"small")
+    outbox.put_set(A, {"figure": figure})
+    outbox.put(b"after")
+    assert outbox.pending_bytes == len(b"small") + len(b"after"), "the large one is not counted"
+    taken = outbox.take(10**9)
+    assert taken[0] == b"small" and figure in taken[1] and taken[2] == b"after"
+    assert outbox.pending_bytes == 0
+
+
+def test_a_second_oversized_message_while_one_waits_overflows():
+    outbox = Outbox(100)
+    outbox.put(b"x" * 1000)
+    with pytest.raises(OutboxOverflow):
+        outbox.put(b"y" * 1000)
+
+
+def test_once_the_oversized_message_has_left_another_may_wait():
+    outbox = Outbox(100)
+    outbox.put(b"x" * 1000)
+    assert outbox.take(1) == [b"x" * 1000]
+    outbox.put(b"y" * 1000)
+    assert outbox.take(1) == [b"y" * 1000]
+
+
+def test_a_newer_value_of_an_oversized_prop_takes_its_place():
+    outbox = Outbox(100)
+    outbox.put_set(A, {"figure": b"1" * 1000})
+    outbox.put_set(A, {"figure": b"2" * 1000})  # replaces it: still one oversized message
+    [message] = outbox.take(10**9)
+    assert b"2" * 1000 in message

@@ -59,3 +59,12 @@ def test_acks_are_parsed_and_checked():
             assert "non-negative integer 'n'" in str(error)
         else:
             raise AssertionError(f"{bad} was accepted")
+
+
+def test_the_newest_message_is_kept_however_large():
+    buffer = ReplayBuffer(max_bytes=100)
+    buffer.number([b'{"type":"set","n":1}'])
+    buffer.number([b'{"type":"set","big":"' + b"x" * 1000 + b'"}'])
+    [kept] = buffer.after(1)
+    assert b"x" * 1000 in kept
+    assert buffer.after(0) is None, "the older one made room"

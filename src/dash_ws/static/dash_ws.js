@@ -443,9 +443,8 @@
       return connection.whenOpen().then(function (opened) {
         if (!opened) return nativeFetch(input, init);
         return new Promise(function (resolve) {
-          message.id = Calls.nextId++;
-          var text = JSON.stringify(message);
-          var size = Calls.size(text);
+          // The server's limit is on the request body, as for HTTP (websocket_max_message_bytes).
+          var size = Calls.size(init.body);
           if (size > config.max_message_bytes) {
             var reason = 'the inputs of ' + body.output + ' take ' + size + ' bytes; the ' +
               'server takes at most ' + config.max_message_bytes + ' (websocket_max_message_bytes)';
@@ -455,13 +454,14 @@
             }));
             return;
           }
+          message.id = Calls.nextId++;
           Calls.pending[message.id] = {resolve: resolve, message: message};
-          connection.send(text);
+          connection.send(JSON.stringify(message));
         });
       });
     },
 
-    // Bytes of a message on the wire: the server's limit counts bytes, not characters.
+    // Bytes of a text in UTF-8: the server's limit counts bytes, not characters.
     size: function (text) {
       if (text.length * 3 <= config.max_message_bytes) return text.length;
       return new TextEncoder().encode(text).length;
