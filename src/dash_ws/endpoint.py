@@ -26,9 +26,10 @@ from starlette.websockets import WebSocket as StarletteWebSocket
 
 from . import protocol
 from .admission import AdmissionPolicy, default_identity
-from .errors import OversizedMessage, ProtocolError
+from .errors import ProtocolError, RefusedMessage
 from .execution import CallbackExecutor
 from .handshake import Handshake, origin_allowed
+from .parts import PartJoiner
 from .protocol import CloseCode
 from .session import PageSession, SessionLimits
 
@@ -239,30 +240,55 @@ class SocketEndpoint:
         transport: _StarletteTransport,
     ) -> bool:
         """Handle the page's messages until its socket ends; True if the page left on purpose."""
-        while True:
-            event = await websocket.receive()
-            if event["type"] == "websocket.disconnect":
-                return event.get("code", 1000) in _PAGE_LEFT
-            if not session.serves(transport):
-                continue  # the session moved to another socket; this one is on its way out
-            session.heard()
-            raw = _frame_text(event)
-            del event
-            large = len(raw) > _LARGE_FRAME
-            try:
-                message = protocol.parse_inbound(raw, self.limits.frame_bytes_limit)
-            except ProtocolError as error:
-                logger.info("dash-ws: refused a message from %s: %s", _peer(handshake), error)
-                self._refuse(session, error)
-                message = None
-            finally:
-                del raw
-            if message is not None:
-                self._handle(session, handshake, message)
-            if large:
-                # Frames already received are handed over without a pause; after a large
-                # one, let other pages' work run before taking the next.
-                await asyncio.sleep(0)
+        joiner = PartJoiner(self.limits.frame_bytes_limit)
+        try:
+            while True:
+                event = await websocket.receive()
+                if event["type"] == "websocket.disconnect":
+                    return event.get("code", 1000) in _PAGE_LEFT
+                if not session.serves(transport):
+                    continue  # the session moved to another socket; this one is on its way out
+                session.heard()
+                raw = _frame_text(event)
+                del event
+                large = len(raw) > _LARGE_FRAME
+                try:
+                    message = self._read(raw, joiner)
+                except ProtocolError as error:
+                    logger.info("dash-ws: refused a message from %s: %s", _peer(handshake), error)
+                    self._refuse(session, error)
+                    message = None
+                finally:
+                    del raw
+                if message is not None:
+                    self._handle(session, handshake, message)
+                if large:
+                    # Frames already received are handed over without a pause; after a large
+                    # one, let other pages' work run before taking the next.
+                    await asyncio.sleep(0)
+        finally:
+            self.held_call_bytes -= joiner.held_bytes
+            joiner.release()
+
+    def _read(self, raw: str | bytes, joiner: PartJoiner) -> protocol.InboundMessage | None:
+        """The message in a frame, or in the parts joined so far; None while parts are missing.
+
+        The parts being joined count in ``held_call_bytes`` as a call does.
+        """
+        message = protocol.parse_inbound(raw, self.limits.frame_bytes_limit)
+        if not isinstance(message, protocol.Part):
+            return message
+        held_before = joiner.held_bytes
+        try:
+            whole = joiner.add(message, room=self.call_bytes - self.held_call_bytes)
+        finally:
+            self.held_call_bytes += joiner.held_bytes - held_before
+        if whole is None:
+            return None
+        message = protocol.parse_inbound(whole, self.limits.frame_bytes_limit)
+        if isinstance(message, protocol.Part):
+            raise ProtocolError("a message sent in parts cannot be a part itself")
+        return message
 
     def _handle(
         self, session: PageSession, handshake: Handshake, message: protocol.InboundMessage
@@ -288,12 +314,14 @@ class SocketEndpoint:
             session.send_message(protocol.error_message("this socket has joined already"))
 
     def _refuse(self, session: PageSession, error: ProtocolError) -> None:
-        """Tell the page what was wrong; a call too large to take is answered 413 on its own."""
-        if not isinstance(error, OversizedMessage) or error.call_id is None:
+        """Tell the page what was wrong; a call refused whole is answered as itself (413, 503)."""
+        if not isinstance(error, RefusedMessage) or error.call_id is None:
             session.send_message(protocol.error_message(str(error)))
         elif session.is_new_call(error.call_id):
             text = f"dash-ws: {error}".encode()
-            session.send_message(protocol.result_message(error.call_id, 413, "text/plain", text))
+            session.send_message(
+                protocol.result_message(error.call_id, error.status, "text/plain", text)
+            )
 
     def _start_call(self, session: PageSession, handshake: Handshake, call: protocol.Call) -> None:
         """Run a call within the page's and the process's budgets; answer at once past them."""

@@ -9,12 +9,14 @@ class ProtocolError(DashWsError):
     """A browser message broke the wire protocol; the page is told, the socket stays."""
 
 
-class OversizedMessage(ProtocolError):
-    """A browser message past the size limit; ``call_id`` is set when it was a call."""
+class RefusedMessage(ProtocolError):
+    """A browser message refused whole, unread: past the size limit (413) or the server's
+    budget (503). ``call_id`` is set when it was a call, to answer it with ``status``."""
 
-    def __init__(self, text: str, call_id: int | None) -> None:
+    def __init__(self, text: str, call_id: int | None, status: int = 413) -> None:
         super().__init__(text)
         self.call_id = call_id
+        self.status = status
 
 
 class SocketClosed(DashWsError):

@@ -23,7 +23,7 @@ from typing import Any, Union
 import orjson
 from plotly.io.json import to_json_plotly
 
-from .errors import OversizedMessage, ProtocolError
+from .errors import ProtocolError, RefusedMessage
 
 VERSION = 2
 """Bumped whenever a message changes shape; the browser sends it on connect."""
@@ -112,6 +112,14 @@ class PropReply:
 
 
 @dataclass(frozen=True)
+class Part:
+    """A piece of a long message's text; the message is whole at the part with ``more`` false."""
+
+    data: str
+    more: bool
+
+
+@dataclass(frozen=True)
 class Ping:
     """Liveness probe; answered with ``pong``."""
 
@@ -123,7 +131,7 @@ class Ack:
     number: int
 
 
-InboundMessage = Union[Join, Ready, Call, PropReply, Ping, Ack]
+InboundMessage = Union[Join, Ready, Call, PropReply, Ping, Ack, Part]
 
 
 def utf8_size(text: str | bytes) -> int:
@@ -141,10 +149,10 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
     """
     size = utf8_size(frame)
     if size > max_size:
-        raise OversizedMessage(
+        raise RefusedMessage(
             f"message of {size} bytes exceeds the limit of {max_size} bytes "
             "(websocket_max_message_bytes)",
-            _call_id_of_oversized(frame),
+            call_id_of_head(frame),
         )
     try:
         message = orjson.loads(frame)
@@ -162,10 +170,10 @@ def parse_inbound(frame: str | bytes, max_size: int) -> InboundMessage:
 _CALL_HEAD = re.compile(rb'\{\s*"type"\s*:\s*"call"\s*,\s*"id"\s*:\s*(\d{1,16})\s*[,}]')
 
 
-def _call_id_of_oversized(frame: str | bytes) -> int | None:
-    """The id of a call too large to parse, read from its head as the browser client writes it.
+def call_id_of_head(frame: str | bytes) -> int | None:
+    """The id of a call refused unread, from its head as the clients write it.
 
-    The call can then be answered 413 like any other, without parsing the rest.
+    The call can then be answered (413, 503) like any other, without parsing the rest.
     """
     head = frame[:128]
     found = _CALL_HEAD.match(head.encode() if isinstance(head, str) else head)
@@ -288,8 +296,16 @@ _JSON_TYPES = {
 }
 
 
+def _parse_part(message: dict) -> Part:
+    data, more = message.get("data"), message.get("more")
+    if not (isinstance(data, str) and isinstance(more, bool)):
+        raise ProtocolError("part needs a 'data' string and a 'more' boolean")
+    return Part(data, more)
+
+
 _PARSERS = {
     "call": _parse_call,
+    "part": _parse_part,
     "prop": _parse_prop,
     "ack": _parse_ack,
     "join": _parse_join,

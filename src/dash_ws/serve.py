@@ -31,6 +31,8 @@ import uvicorn
 
 from . import dash_adapter
 from .errors import DashWsError
+from .parts import MAX_PART_FRAME_BYTES
+from .session import MESSAGE_ENVELOPE_BYTES
 
 if TYPE_CHECKING:
     from .app import Dash
@@ -242,7 +244,10 @@ def server_limits(app: Dash) -> dict[str, Any]:
     limits: dict[str, Any] = {
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
-        "ws_max_size": app.websocket_limits.frame_bytes_limit,
+        # The clients send long messages in parts, so no frame of theirs is larger than
+        # this; a frame past the page's limit, yet under this, is refused by dash-ws.
+        "ws_max_size": min(app.websocket_limits.frame_bytes_limit, MAX_PART_FRAME_BYTES)
+        + MESSAGE_ENVELOPE_BYTES,
         # Frames uncompressed: inflating a page's large frames costs the event loop every
         # page shares, and compressing secrets beside what a page chose leaks them by size.
         "ws_per_message_deflate": False,

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 from . import dash_adapter, protocol
 from .app import Dash
+from .parts import PART_CHARS
 
 
 class ConnectionRefused(Exception):
@@ -112,6 +113,7 @@ class PageClient:
         self._results: dict[int, asyncio.Future] = {}
         self._unanswered: dict[int, str] = {}
         self._changed = asyncio.Condition()
+        self._sending = asyncio.Lock()  # the parts of one message leave together
         self._hello_seen = False
         self._reader = asyncio.ensure_future(self._read())
 
@@ -161,8 +163,20 @@ class PageClient:
             }
         )
         self._unanswered[call_id] = message
-        asyncio.ensure_future(self.transport.send(message))
+        asyncio.ensure_future(self._send_in_parts(message))
         return answer
+
+    async def _send_in_parts(self, text: str) -> None:
+        """Send ``text`` as the browser client does: in ``part`` frames when it is long."""
+        async with self._sending:
+            if len(text) <= PART_CHARS:
+                await self.transport.send(text)
+                return
+            for start in range(0, len(text), PART_CHARS):
+                piece = text[start : start + PART_CHARS]
+                more = start + PART_CHARS < len(text)
+                part = json.dumps({"type": "part", "more": more, "data": piece})
+                await self.transport.send(part)
 
     async def send_text(self, text: str) -> None:
         """Send a raw frame, for testing how the server takes bad input."""
@@ -222,8 +236,8 @@ class PageClient:
         await self.join(resume=True)
         await self.opened()
         if self.resumed:
-            for message in self._unanswered.values():
-                await self.transport.send(message)
+            for message in list(self._unanswered.values()):
+                await self._send_in_parts(message)
 
     # ---------------------------------------------------------------- bodies
 

@@ -98,3 +98,25 @@ test('the limit is on the request body, as for HTTP: escaping in the message doe
   assert.ok(new TextEncoder().encode(sent.body).length <= LIMIT);
   assert.ok(new TextEncoder().encode(JSON.stringify(sent)).length > LIMIT);
 });
+
+test('a long call leaves in parts that join back into the call, a surrogate pair never cut', async () => {
+  const LARGE = 64 * 1024 * 1024;
+  const page = loadPage({config: {max_message_bytes: LARGE}});
+  await page.connect();
+  const value = 'x'.repeat(256 * 1024 - 40) + '\u{1F600}'.repeat(200 * 1024);
+  const call = page.call('out.children', value);
+  await settle();
+  assert.equal(call.done, false);
+  const parts = page.socket.sentOfType('part');
+  assert.ok(parts.length >= 3, `${parts.length} parts`);
+  assert.deepEqual(parts.map((part) => part.more), [...parts.slice(1).map(() => true), false]);
+  for (const part of parts) {
+    assert.ok(part.data.length <= 256 * 1024);
+    const end = part.data.charCodeAt(part.data.length - 1);
+    assert.ok(!(end >= 0xd800 && end <= 0xdbff), 'no part ends inside a surrogate pair');
+  }
+  const joined = JSON.parse(parts.map((part) => part.data).join(''));
+  assert.equal(joined.type, 'call');
+  assert.ok(JSON.stringify(JSON.parse(joined.body)).includes(value), 'the value arrives whole');
+  assert.equal(page.socket.sentOfType('call').length, 0, 'only parts on the wire');
+});

@@ -1,6 +1,7 @@
 """One page parking 128 calls of 4 MiB cannot take the server's memory; others go on meanwhile."""
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from dash_ws.session import SessionLimits
 from dash_ws.testing import connect
 
 from ..integration.compat import needs_async_callbacks
@@ -16,6 +18,7 @@ from ..integration.compat import needs_async_callbacks
 REPO = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
 PROCESS_BUDGET = 256 * MiB  # websocket_call_bytes, the default
+PAGE_BUDGET = SessionLimits().call_bytes  # websocket_page_call_bytes, the default
 MARGIN = 64 * MiB
 """Beyond the budget: the app's own parse of the bodies it holds, as over HTTP, and the
 frames being received and refused meanwhile."""
@@ -69,17 +72,18 @@ async def test_128_pending_calls_of_4_mib_stay_within_the_process_budget():
             before = rss_bytes(server.pid)
             big = body("held.children", "big", "x" * (4 * MiB - 4096))
             calls = [attacker.send_call(big) for _ in range(128)]
+            held = PAGE_BUDGET // len(json.dumps(big))  # the page's budget holds these
             peak = before
             answered = 0
             deadline = time.monotonic() + 900  # a loaded machine takes minutes to send 512 MiB
-            while sum(call.done() for call in calls) < 112:  # the budget refuses the rest
+            while sum(call.done() for call in calls) < 128 - held:  # the budget refuses the rest
                 assert time.monotonic() < deadline, "the calls past the budget were not refused"
                 assert (await bystander.call_raw(ping, timeout=60)).status == 200
                 answered += 1
                 peak = max(peak, rss_bytes(server.pid))
             refused = [call.result().status for call in calls if call.done()]
-            assert refused == [413] * 112
-            assert not any(call.done() for call in calls[:16])
+            assert refused == [413] * (128 - held)
+            assert not any(call.done() for call in calls[:held])
             peak = max(peak, rss_bytes(server.pid))
         assert answered > 0
         assert peak - before < PROCESS_BUDGET + MARGIN, f"+{(peak - before) // MiB} MiB"

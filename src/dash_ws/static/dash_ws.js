@@ -22,6 +22,9 @@
   var RETRY_BASE_MS = 250;
   var RETRY_MAX_MS = 10000;
   var ACK_DELAY_MS = 500;
+  // A message longer than this many characters leaves in 'part' messages, so that no
+  // frame passes the WebSocket server's frame limit whatever the upload (parts.py).
+  var PART_CHARS = 256 * 1024;
 
   // Close codes, as docs/protocol.md's "Close codes" table has them (and
   // tests/unit/test_client_tables.py checks); any other code closes the socket
@@ -238,9 +241,21 @@
     this.handlers.onEnded(reason);
   };
 
-  // Sends a message object, or one already encoded as JSON text.
+  // Sends a message object, or one already encoded as JSON text; a long one in parts,
+  // one after the other with nothing between them.
   Connection.prototype.send = function (message) {
-    this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+    var text = typeof message === 'string' ? message : JSON.stringify(message);
+    if (text.length <= PART_CHARS) {
+      this.socket.send(text);
+      return;
+    }
+    for (var start = 0; start < text.length;) {
+      var end = Math.min(start + PART_CHARS, text.length);
+      var last = text.charCodeAt(end - 1);
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1; // keep a pair whole
+      this.socket.send(JSON.stringify({type: 'part', more: end < text.length, data: text.slice(start, end)}));
+      start = end;
+    }
   };
 
   // Resolves true once open, false if it cannot be opened in time.
