@@ -217,6 +217,7 @@ class Dash(dash.Dash):
                 "outputs": sorted(outputs),
                 "persistent": bool(self.persistent_callbacks),
                 "update_path": routes.update_url,
+                "cookies_url": routes.cookies_url,
                 "heartbeat_ms": int(self.websocket_limits.liveness_timeout * 1000 / 3),
                 "max_message_bytes": self.websocket_limits.inbound_message_bytes,
                 "status_ids": sorted(status_ids),
@@ -244,6 +245,7 @@ class Dash(dash.Dash):
             inner,
             socket_path=self.socket_path,
             client_path=self.client_path,
+            cookies_path=self.websocket_routes.cookies_path,
             endpoint=SocketEndpoint(
                 executor,
                 self.websocket_limits,

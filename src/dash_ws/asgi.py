@@ -33,7 +33,7 @@ def require_websocket_implementation() -> None:
 
 
 class DashWsASGI:
-    """Routes ``socket_path`` and ``client_path``; passes the rest to ``inner``."""
+    """Serves the socket, the browser client and the cookie route; the rest goes to ``inner``."""
 
     def __init__(
         self,
@@ -41,12 +41,14 @@ class DashWsASGI:
         *,
         socket_path: str,
         client_path: str,
+        cookies_path: str,
         endpoint: SocketEndpoint,
         inner_has_lifespan: bool,
     ) -> None:
         self.inner = inner
         self.socket_path = socket_path
         self.client_path = client_path
+        self.cookies_path = cookies_path
         self.endpoint = endpoint
         self._inner_has_lifespan = inner_has_lifespan
 
@@ -56,6 +58,8 @@ class DashWsASGI:
             await self.endpoint(scope, receive, send)
         elif kind == "http" and scope["path"] == self.client_path:
             await _send_client(send)
+        elif kind == "http" and scope["path"] == self.cookies_path:
+            await self.endpoint.cookies(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(scope, receive, send)
         elif kind == "websocket" and not self._inner_has_lifespan:

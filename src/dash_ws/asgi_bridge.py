@@ -156,7 +156,8 @@ class _CollectedResponse:
         content_type = next(
             (v.decode("latin-1") for k, v in self.headers if k.lower() == b"content-type"), ""
         )
-        return HttpReply(self.status, content_type, b"".join(self.chunks))
+        cookies = tuple(v.decode("latin-1") for k, v in self.headers if k.lower() == b"set-cookie")
+        return HttpReply(self.status, content_type, b"".join(self.chunks), cookies)
 
 
 def _phrase(status: int) -> str:

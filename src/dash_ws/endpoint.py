@@ -26,6 +26,7 @@ from starlette.websockets import WebSocket as StarletteWebSocket
 
 from . import protocol
 from .admission import AdmissionPolicy, default_identity
+from .cookies import CookieExchange
 from .errors import ProtocolError, RefusedMessage
 from .execution import CallbackExecutor
 from .handshake import Handshake, origin_allowed
@@ -79,9 +80,14 @@ class SocketEndpoint:
     sessions: dict[str, PageSession] = field(default_factory=dict, init=False)
     held_call_bytes: int = field(default=0, init=False)
     """Bytes of the bodies of every page's calls in flight."""
+    cookies: CookieExchange = field(init=False)
+    """The HTTP route where pages take the cookies their socket callbacks set."""
     _handlers: dict[PageSession, asyncio.Task] = field(default_factory=dict, init=False)
     """The task serving each session's current socket, cancelled if the session ends on
     its own while that task still waits on the socket."""
+
+    def __post_init__(self) -> None:
+        self.cookies = CookieExchange(self.sessions, self.policy, self._identity)
 
     async def __call__(self, scope: dict, receive, send) -> None:
         websocket = StarletteWebSocket(scope, receive, send)
@@ -261,7 +267,7 @@ class SocketEndpoint:
                 finally:
                     del raw
                 if message is not None:
-                    self._handle(session, handshake, message)
+                    self._handle(session, session.handshake, message)
                 if large:
                     # Frames already received are handed over without a pause; after a large
                     # one, let other pages' work run before taking the next.

@@ -39,6 +39,8 @@ class HttpReply:
     status: int
     content_type: str
     body: bytes
+    cookies: tuple[str, ...] = ()
+    """Its ``Set-Cookie`` headers, for the browser to receive over HTTP (``cookies.py``)."""
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,11 @@ class CallbackExecutor:
             reply = HttpReply(500, "text/plain", self._page_text(error).encode())
         finally:
             on_done()
+        cookies = session.cookie_jar.hold(reply.cookies) if reply.cookies else None
         session.send_message(
-            protocol.result_message(call.call_id, reply.status, reply.content_type, reply.body)
+            protocol.result_message(
+                call.call_id, reply.status, reply.content_type, reply.body, cookies
+            )
         )
 
     def _page_text(self, error: BaseException, what: str = "the callback") -> str:

@@ -398,6 +398,7 @@ def _reply(response: flask.Response) -> HttpReply:
         status=response.status_code,
         content_type=response.headers.get("Content-Type", ""),
         body=response.get_data(),
+        cookies=tuple(response.headers.getlist("Set-Cookie")),
     )
 
 
@@ -427,7 +428,8 @@ class _WsgiResponse:
             (value for name, value in self.headers if name.lower() == "content-type"), ""
         )
         status = int(self.status.split(None, 1)[0]) if self.status else 500
-        return HttpReply(status, content_type, b"".join(self.chunks))
+        cookies = tuple(value for name, value in self.headers if name.lower() == "set-cookie")
+        return HttpReply(status, content_type, b"".join(self.chunks), cookies)
 
 
 def _wsgi_status(wsgi_app: Any, environ: dict) -> str:

@@ -8,7 +8,7 @@ protection is asked about them before the socket is accepted.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlsplit
 
@@ -45,7 +45,7 @@ class Handshake:
             (name.decode("latin-1").lower(), value.decode("latin-1"))
             for name, value in scope.get("headers", ())
         )
-        scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "ws"), "http")
+        scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
         server = scope.get("server")
         client = scope.get("client")
         return cls(
@@ -93,6 +93,12 @@ class Handshake:
         jar = SimpleCookie()
         jar.load(self.header("cookie") or "")
         return {name: morsel.value for name, morsel in jar.items()}
+
+    def with_cookies(self, cookie_header: str | None) -> Handshake:
+        """The same page, its ``Cookie`` header now ``cookie_header`` (none when None)."""
+        kept = tuple((name, value) for name, value in self.headers if name != "cookie")
+        added = (("cookie", cookie_header),) if cookie_header else ()
+        return replace(self, headers=kept + added)
 
     def page_headers(self, extra: dict[str, str] | None = None) -> list[tuple[str, str]]:
         """The page's headers, upgrade headers dropped, plus those of ``extra`` it lacks.

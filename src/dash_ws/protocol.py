@@ -332,17 +332,24 @@ def set_message(component: bytes, props: dict[str, bytes]) -> bytes:
     return b'{"type":"set","component":' + component + b',"props":{' + encoded_props + b"}}"
 
 
-def result_message(call_id: int, status: int, content_type: str, body: bytes) -> bytes:
-    """``result``: the HTTP response Dash produced for a ``call``."""
-    return orjson.dumps(
-        {
-            "type": "result",
-            "id": call_id,
-            "status": status,
-            "content_type": content_type,
-            "body": body.decode("utf-8", errors="replace"),
-        }
-    )
+def result_message(
+    call_id: int, status: int, content_type: str, body: bytes, cookies: str | None = None
+) -> bytes:
+    """``result``: the HTTP response Dash produced for a ``call``.
+
+    ``cookies`` names the ``Set-Cookie`` headers the response had, which the
+    page fetches over HTTP before it takes the result.
+    """
+    message = {
+        "type": "result",
+        "id": call_id,
+        "status": status,
+        "content_type": content_type,
+        "body": body.decode("utf-8", errors="replace"),
+    }
+    if cookies is not None:
+        message["cookies"] = cookies
+    return orjson.dumps(message)
 
 
 def get_message(request_id: int, component: bytes, prop: str) -> bytes:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SOCKET = "_dash-ws/socket"
+COOKIES = "_dash-ws/cookies"
+"""Where a page takes the cookies a socket callback set, over HTTP."""
 UPDATE_COMPONENT = "_dash-update-component"
 """Dash's callback route, which every socket call is replayed as."""
 
@@ -30,6 +32,14 @@ class Routes:
     @property
     def socket_url(self) -> str:
         return self.requests_prefix + SOCKET
+
+    @property
+    def cookies_path(self) -> str:
+        return self.routes_prefix + COOKIES
+
+    @property
+    def cookies_url(self) -> str:
+        return self.requests_prefix + COOKIES
 
     @property
     def client_path(self) -> str:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import protocol
+from .cookies import CookieJar
 from .deadlines import Deadline, IdleTimer
 from .delivery import Delivery, Transport
 from .errors import InvalidState, SocketClosed, UnsupportedDash
@@ -140,6 +141,7 @@ class PageSession:
             on_sent=self.touch,
         )
         self.reads = PropReads(self.loop, self.send_message)
+        self.cookie_jar = CookieJar(self.id, self.after)
         self.running_calls: set[asyncio.Future] = set()
         self.persistent_tasks: set[asyncio.Future] = set()
         self.persistent_started = False

@@ -53,6 +53,8 @@ class CallResult:
     status: int
     content_type: str
     body: str
+    cookies: str | None = None
+    """The token of the cookies the callback set, which a browser fetches over HTTP first."""
 
     @property
     def json(self) -> Any:
@@ -304,7 +306,12 @@ class PageClient:
             answer = self._results.pop(message["id"], None)
             if answer is not None and not answer.done():
                 answer.set_result(
-                    CallResult(message["status"], message["content_type"], message["body"])
+                    CallResult(
+                        message["status"],
+                        message["content_type"],
+                        message["body"],
+                        message.get("cookies"),
+                    )
                 )
         elif kind == "get":
             key = (_hashable(message["component"]), message["prop"])

@@ -487,10 +487,30 @@
       if (!call) return;
       delete Calls.pending[message.id];
       var body = NULL_BODY_STATUS[message.status] ? null : message.body;
-      call.resolve(new Response(body, {
+      var response = new Response(body, {
         status: message.status,
         headers: {'Content-Type': message.content_type || 'text/plain'}
-      }));
+      });
+      if (!message.cookies) {
+        call.resolve(response);
+        return;
+      }
+      // The callback set cookies: take them over HTTP first, as its HTTP response would
+      // have set them, then let the server see the browser's cookies as they now are.
+      Calls.exchangeCookies(message.cookies, 'apply')
+        .then(function () { return Calls.exchangeCookies(message.cookies, 'sync'); })
+        .catch(function (error) { log('warn', 'the cookies a callback set were lost: ' + error); })
+        .then(function () { call.resolve(response); });
+    },
+
+    exchangeCookies: function (token, step) {
+      return nativeFetch(config.cookies_url, {
+        method: 'POST', credentials: 'same-origin', cache: 'no-store',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({token: token, step: step})
+      }).then(function (answer) {
+        if (!answer.ok) throw new Error('HTTP ' + answer.status);
+      });
     },
 
     // After a resume: the server runs each call once, so unanswered ones go again.

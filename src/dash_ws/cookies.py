@@ -1,0 +1,147 @@
+"""Cookies a socket callback sets, delivered over HTTP, the only way a browser takes them.
+
+A WebSocket frame cannot carry ``Set-Cookie``, and script cannot set an
+HttpOnly cookie. When a callback run over the socket answers with
+``Set-Cookie`` headers (``dash.callback_context.response.set_cookie``,
+``flask.after_this_request``, an ``after_request`` hook), its page session
+holds them under a one-time token, named in the call's ``result``. Before the
+page takes the result, its client POSTs the token to ``_dash-ws/cookies``
+twice:
+
+1. ``apply``: the answer carries the held ``Set-Cookie`` headers, and the
+   browser stores them as it would from the callback's HTTP response.
+2. ``sync``: the request carries the browser's cookies as they now are; the
+   session's calls, its re-authorization and its identity use them from then
+   on, as the page's next HTTP request would.
+
+A token is good for one exchange, for ``HOLD_SECONDS``, from a page of an
+origin the socket would admit.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Hashable
+from typing import TYPE_CHECKING, Callable
+
+import orjson
+
+from .admission import AdmissionPolicy
+from .handshake import Handshake, origin_allowed
+
+if TYPE_CHECKING:
+    from .session import PageSession
+
+logger = logging.getLogger("dash_ws")
+
+HOLD_SECONDS = 60.0
+"""How long a session holds cookies its page has not come for."""
+
+_MAX_REQUEST_BYTES = 4096
+
+
+class CookieJar:
+    """The ``Set-Cookie`` headers one session holds for its page, by token."""
+
+    def __init__(self, session_id: str, after: Callable[[float, Callable[[], None]], None]) -> None:
+        self._session_id = session_id
+        self._after = after
+        self._held: dict[str, tuple[str, ...]] = {}
+
+    def hold(self, set_cookies: tuple[str, ...]) -> str:
+        """Keep ``set_cookies`` for the page; returns the token it fetches them with."""
+        key = secrets.token_urlsafe(18)
+        self._held[key] = set_cookies
+        self._after(HOLD_SECONDS, lambda: self._held.pop(key, None))
+        return f"{self._session_id}.{key}"
+
+    def held(self, key: str) -> tuple[str, ...] | None:
+        return self._held.get(key)
+
+    def forget(self, key: str) -> None:
+        self._held.pop(key, None)
+
+
+class CookieExchange:
+    """ASGI handler for ``<prefix>_dash-ws/cookies``.
+
+    ``sessions`` are the endpoint's, by id; ``identify`` tells who a page
+    with these headers is, as when it opened its socket.
+    """
+
+    def __init__(
+        self,
+        sessions: dict[str, PageSession],
+        policy: AdmissionPolicy,
+        identify: Callable[[Handshake], Awaitable[Hashable]],
+    ) -> None:
+        self._sessions = sessions
+        self._policy = policy
+        self._identify = identify
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        request = Handshake.from_scope(scope)
+        if scope["method"] != "POST":
+            await _answer(send, 405)
+            return
+        if not origin_allowed(request, self._policy.allowed_origins, self._policy.canonical_origin):
+            await _answer(send, 403)
+            return
+        asked = await _read_request(receive)
+        session, key, step = self._find(asked)
+        held = session.cookie_jar.held(key) if session is not None else None
+        if held is None:
+            await _answer(send, 404)
+        elif step == "apply":
+            await _answer(send, 204, [(b"set-cookie", value.encode("latin-1")) for value in held])
+        else:
+            session.cookie_jar.forget(key)
+            session.handshake = session.handshake.with_cookies(request.header("cookie"))
+            try:
+                session.identity = await self._identify(session.handshake)
+            except Exception:  # the session keeps the identity it was opened with
+                logger.exception("dash-ws: websocket_identity raised")
+            await _answer(send, 204)
+
+    def _find(self, asked: dict | None) -> tuple[PageSession | None, str, str]:
+        if asked is None or asked.get("step") not in ("apply", "sync"):
+            return None, "", ""
+        token = asked.get("token")
+        if not isinstance(token, str):
+            return None, "", ""
+        session_id, _, key = token.partition(".")
+        session = self._sessions.get(session_id)
+        if session is None or not session.is_live:
+            return None, "", ""
+        return session, key, asked["step"]
+
+
+async def _read_request(receive: Callable) -> dict | None:
+    """The request's JSON object; None when it is too long, not JSON or not an object."""
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body += message.get("body", b"")
+        if len(body) > _MAX_REQUEST_BYTES:
+            return None
+        if not message.get("more_body", False):
+            break
+    try:
+        asked = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return asked if isinstance(asked, dict) else None
+
+
+async def _answer(send: Callable, status: int, headers: list | None = None) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"cache-control", b"no-store"), *(headers or [])],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})

@@ -1,0 +1,105 @@
+"""Cookies a socket callback sets reach the browser over HTTP, and the page's next calls."""
+
+import flask
+import httpx
+import pytest
+from dash import Input, Output, callback_context, html
+
+from dash_ws import Dash
+from dash_ws.testing import TestClient
+
+from .compat import backends
+
+
+def cookie_app(backend: str) -> Dash:
+    app = Dash(__name__, websocket_callbacks=True, backend=backend)
+    app.layout = html.Div([html.Button(id="login"), html.Div(id="out"), html.Div(id="who")])
+
+    @app.callback(Output("out", "children"), Input("login", "n_clicks"))
+    def log_in(n_clicks):
+        callback_context.response.set_cookie("session", f"user-{n_clicks}", httponly=True)
+        return "logged in"
+
+    @app.callback(Output("who", "children"), Input("login", "title"))
+    def who(title):
+        return callback_context.cookies.get("session", "nobody")
+
+    return app
+
+
+async def exchange(app: Dash, token: str, step: str, cookie: str = "") -> httpx.Response:
+    transport = httpx.ASGITransport(app=app.asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return await client.post(
+            "/_dash-ws/cookies",
+            json={"token": token, "step": step},
+            headers={"origin": "http://testserver", "cookie": cookie},
+        )
+
+
+@pytest.mark.parametrize("backend", backends("flask", "fastapi", "quart"))
+async def test_a_cookie_set_over_the_socket_is_applied_over_http_then_seen_by_the_next_call(
+    backend,
+):
+    app = cookie_app(backend)
+    async with TestClient(app).page() as page:
+        assert (await page.call("who.children", inputs=["t"])).outputs["who"]["children"] == (
+            "nobody"
+        )
+        result = await page.call("out.children", inputs=[7])
+        assert result.status == 200 and result.cookies
+
+        applied = await exchange(app, result.cookies, "apply")
+        assert applied.status_code == 204
+        [set_cookie] = applied.headers.get_list("set-cookie")
+        assert set_cookie.startswith("session=user-7") and "HttpOnly" in set_cookie
+
+        synced = await exchange(app, result.cookies, "sync", cookie="session=user-7")
+        assert synced.status_code == 204
+        seen = await page.call("who.children", inputs=["t"])
+        assert seen.outputs["who"]["children"] == "user-7"
+
+        again = await exchange(app, result.cookies, "apply")
+        assert again.status_code == 404, "a token is good for one exchange"
+
+
+async def test_after_this_request_cookies_travel_too():
+    app = Dash(__name__, websocket_callbacks=True)
+    app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    def remember(n_clicks):
+        @flask.after_this_request
+        def set_theme(response):
+            response.set_cookie("theme", "dark")
+            return response
+
+        return "ok"
+
+    async with TestClient(app).page() as page:
+        result = await page.call("out.children", inputs=[1])
+        applied = await exchange(app, result.cookies, "apply")
+    assert applied.headers.get_list("set-cookie")[0].startswith("theme=dark")
+
+
+async def test_a_token_from_another_origin_or_for_no_session_is_refused():
+    app = cookie_app("flask")
+    async with TestClient(app).page() as page:
+        result = await page.call("out.children", inputs=[1])
+        transport = httpx.ASGITransport(app=app.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            foreign = await client.post(
+                "/_dash-ws/cookies",
+                json={"token": result.cookies, "step": "apply"},
+                headers={"origin": "https://evil.example"},
+            )
+        guessed = await exchange(app, result.cookies.split(".")[0] + ".guess", "apply")
+    assert foreign.status_code == 403
+    assert guessed.status_code == 404
+
+
+async def test_a_call_that_sets_no_cookie_names_no_token():
+    app = cookie_app("flask")
+    async with TestClient(app).page() as page:
+        result = await page.call("who.children", inputs=["t"])
+    assert result.cookies is None
