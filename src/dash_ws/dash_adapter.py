@@ -200,8 +200,12 @@ class DashSocket:
     async def set_prop(self, component_id: Any, prop_name: str, value: Any) -> None:
         self.set_prop_sync(component_id, prop_name, value)
 
-    async def get_prop(self, component_id: Any, prop_name: str, timeout: float = 30.0) -> Any:
-        return await self._websocket.get_prop(_component_id(component_id), prop_name, timeout)
+    async def get_prop(
+        self, component_id: Any, prop_name: str, timeout: float = 30.0, *, path: Any = None
+    ) -> Any:
+        return await self._websocket.get_prop(
+            _component_id(component_id), prop_name, timeout, path=path
+        )
 
 
 def _component_id(key: Any) -> Any:

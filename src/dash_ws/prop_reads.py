@@ -25,13 +25,19 @@ class PropReads:
         self._pending: dict[int, tuple[asyncio.Future, bytes]] = {}
         self._next_id = 1
 
-    async def read(self, component_id: ComponentId, prop_name: str, timeout: float) -> Any:
-        """Ask the page for ``component_id.prop_name`` and wait for its answer."""
+    async def read(
+        self,
+        component_id: ComponentId,
+        prop_name: str,
+        timeout: float,
+        path: tuple[str | int, ...] = (),
+    ) -> Any:
+        """Ask the page for ``component_id.prop_name`` (the part at ``path``) and wait."""
         request_id = self._next_id
         self._next_id += 1
         reply = self._loop.create_future()
         component = protocol.encode_component_id(component_id)
-        request = protocol.get_message(request_id, component, prop_name)
+        request = protocol.get_message(request_id, component, prop_name, path)
         self._pending[request_id] = (reply, request)
         self._send(request)
         expiry = self._loop.call_later(

@@ -352,8 +352,11 @@ def result_message(
     return orjson.dumps(message)
 
 
-def get_message(request_id: int, component: bytes, prop: str) -> bytes:
-    """``get``: ask the page for the current value of one prop."""
+def get_message(
+    request_id: int, component: bytes, prop: str, path: tuple[str | int, ...] = ()
+) -> bytes:
+    """``get``: ask the page for the current value of one prop, or the part at ``path``."""
+    located = b',"path":' + orjson.dumps(list(path)) if path else b""
     return (
         b'{"type":"get","id":'
         + str(request_id).encode()
@@ -361,8 +364,24 @@ def get_message(request_id: int, component: bytes, prop: str) -> bytes:
         + component
         + b',"prop":'
         + orjson.dumps(prop)
+        + located
         + b"}"
     )
+
+
+def prop_path(path: Any) -> tuple[str | int, ...]:
+    """A ``get_prop`` path checked: keys (str) and indices (int), as ``Patch`` locates them.
+
+    ``None`` and ``[]`` mean the whole prop. Raises before anything is sent.
+    """
+    if path is None:
+        return ()
+    if isinstance(path, (str, bytes)) or not isinstance(path, (list, tuple)):
+        raise TypeError(f"get_prop path must be a list of keys and indices, not {path!r}")
+    for step in path:
+        if isinstance(step, bool) or not isinstance(step, (str, int)):
+            raise TypeError(f"get_prop path steps are str keys or int indices, not {step!r}")
+    return tuple(path)
 
 
 def hello_message(session_id: str, secret: str, resumed: bool) -> bytes:

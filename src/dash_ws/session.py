@@ -325,10 +325,16 @@ class PageSession:
 
     # ---------------------------------------------------------------- reads
 
-    async def get_prop(self, component_id: ComponentId, prop_name: str, timeout: float) -> Any:
+    async def get_prop(
+        self,
+        component_id: ComponentId,
+        prop_name: str,
+        timeout: float,
+        path: tuple[str | int, ...] = (),
+    ) -> Any:
         if not self.is_live:
             raise SocketClosed("the page's socket is closed")
-        return await self.reads.read(component_id, prop_name, timeout)
+        return await self.reads.read(component_id, prop_name, timeout, path)
 
     def answer_read(self, reply: protocol.PropReply) -> bool:
         """Resolve a pending ``get_prop``; False for an id this session never asked."""
@@ -488,34 +494,44 @@ class WebSocket:
         return self._session.is_detached
 
     async def get_prop(
-        self, component_id: ComponentId, prop_name: str, timeout: float = 30.0
+        self,
+        component_id: ComponentId,
+        prop_name: str,
+        timeout: float = 30.0,
+        *,
+        path: list[str | int] | None = None,
     ) -> Any:
         """Read the current value of ``component_id.prop_name`` in the page.
 
+        ``path`` reads only part of it, located as ``Patch`` locates: dict
+        keys and list indices (negative from the end), ``["layout", "title",
+        "text"]`` of a figure say; None where the page has nothing there.
         Raises ``TimeoutError`` after ``timeout`` seconds, ``ComponentNotFound``
-        if the page has no such component, ``SocketClosed`` if the page leaves.
+        if the page has no such component, ``SocketClosed`` if the page leaves,
+        ``TypeError`` for a path that is not a list of keys and indices.
         Works from any event loop or thread (a sync callback may
         ``asyncio.run`` it, or call ``get_prop_sync``).
         """
         session = self._session
+        read = session.get_prop(component_id, prop_name, timeout, protocol.prop_path(path))
         if _running_loop() is session.loop:
-            return await session.get_prop(component_id, prop_name, timeout)
-        pending = asyncio.run_coroutine_threadsafe(
-            session.get_prop(component_id, prop_name, timeout), session.loop
-        )
-        return await asyncio.wrap_future(pending)
+            return await read
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(read, session.loop))
 
     def get_prop_sync(
-        self, component_id: ComponentId, prop_name: str, timeout: float = 30.0
+        self,
+        component_id: ComponentId,
+        prop_name: str,
+        timeout: float = 30.0,
+        *,
+        path: list[str | int] | None = None,
     ) -> Any:
         """``get_prop`` for sync callbacks, which run in worker threads."""
         session = self._session
         if _running_loop() is session.loop:
             raise RuntimeError("get_prop_sync would block the event loop; use await get_prop")
-        pending = asyncio.run_coroutine_threadsafe(
-            session.get_prop(component_id, prop_name, timeout), session.loop
-        )
-        return pending.result()
+        read = session.get_prop(component_id, prop_name, timeout, protocol.prop_path(path))
+        return asyncio.run_coroutine_threadsafe(read, session.loop).result()
 
     def set_props(self, component_id: ComponentId, props: dict[str, Any]) -> None:
         """Stream several props of one component now, from any thread."""

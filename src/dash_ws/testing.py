@@ -323,11 +323,23 @@ class PageClient:
                 "type": "prop",
                 "id": message["id"],
                 "found": component_known,
-                "value": self.props.get(key),
+                "value": _located(self.props.get(key), message.get("path", ())),
             }
             await self.transport.send(json.dumps(reply))
         elif kind == "error":
             self.errors.append(message["message"])
+
+
+def _located(value: Any, path: list) -> Any:
+    """The part of ``value`` at ``path``, as the browser client finds it; None if nothing."""
+    for step in path:
+        if isinstance(step, int) and isinstance(value, list) and -len(value) <= step < len(value):
+            value = value[step]
+        elif isinstance(step, str) and isinstance(value, dict):
+            value = value.get(step)
+        else:
+            return None
+    return value
 
 
 def _dependency(spec: dict, value: Any) -> dict:

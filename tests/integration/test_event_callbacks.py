@@ -348,3 +348,40 @@ async def test_callbacks_with_no_inputs_and_no_outputs_each_keep_their_own_name(
             assert (await page.call_raw(body)).status == 204
         ran = {update.component: update.props["children"] for update in page.updates}
     assert ran == {"first": "first ran", "second": "second ran", "third": "third ran"}
+
+
+@needs_async_callbacks
+async def test_get_prop_reads_part_of_a_prop_by_path():
+    app = make_app()
+    figure = {"data": [{"y": [1, 2, 3]}, {"y": [4, 5]}], "layout": {"title": {"text": "Sales"}}}
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    async def read_parts(n_clicks):
+        ws = ctx.websocket
+        return [
+            await ws.get_prop("graph", "figure", path=["layout", "title", "text"]),
+            await ws.get_prop("graph", "figure", path=["data", -1, "y", 0]),
+            await ws.get_prop("graph", "figure", path=["data", 5]),
+            await ws.get_prop("graph", "figure", path=[]) == figure,
+        ]
+
+    async with TestClient(app).page() as page:
+        page.props["graph", "figure"] = figure
+        result = await page.call("out.children", inputs=[1])
+    assert result.outputs == {"out": {"children": ["Sales", 4, None, True]}}
+
+
+@pytest.mark.parametrize("path", ["layout", [1.5], [True], {"a": 1}])
+async def test_a_malformed_get_prop_path_fails_before_anything_is_sent(path):
+    app = make_app()
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    def read_badly(n_clicks):
+        with pytest.raises(TypeError):
+            ctx.websocket.get_prop_sync("graph", "figure", path=path)
+        return "refused"
+
+    async with TestClient(app).page() as page:
+        result = await page.call("out.children", inputs=[1])
+        assert page.gets == []
+    assert result.outputs == {"out": {"children": "refused"}}

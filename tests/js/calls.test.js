@@ -120,3 +120,18 @@ test('a long call leaves in parts that join back into the call, a surrogate pair
   assert.ok(JSON.stringify(JSON.parse(joined.body)).includes(value), 'the value arrives whole');
   assert.equal(page.socket.sentOfType('call').length, 0, 'only parts on the wire');
 });
+
+test('a get with a path is answered with the part of the prop there, or null', async () => {
+  const figure = {data: [{y: [1, 2]}, {y: [3, 4]}], layout: {title: {text: 'Sales'}}};
+  const page = loadPage({layout: {graph: {figure: figure}}});
+  await page.connect();
+  await page.socket.receive([
+    {type: 'get', n: 1, id: 1, component: 'graph', prop: 'figure', path: ['layout', 'title', 'text']},
+    {type: 'get', n: 2, id: 2, component: 'graph', prop: 'figure', path: ['data', -1, 'y', 0]},
+    {type: 'get', n: 3, id: 3, component: 'graph', prop: 'figure', path: ['data', 9, 'y']},
+    {type: 'get', n: 4, id: 4, component: 'graph', prop: 'figure', path: ['layout', 0]},
+    {type: 'get', n: 5, id: 5, component: 'graph', prop: 'figure', path: ['toString']}
+  ]);
+  assert.deepEqual(page.socket.sentOfType('prop').map((reply) => reply.value),
+    ['Sales', 3, null, null, null]);
+});

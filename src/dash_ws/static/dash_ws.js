@@ -394,10 +394,22 @@
       window.dash_clientside.set_props(component, props);
     },
 
-    readProp: function (component, prop) {
+    // A prop's value, or the part of it at `path` (keys of objects, indices of arrays,
+    // negative from the end, as Patch has them): null where nothing is there.
+    readProp: function (component, prop, path) {
       var layout = Page.layoutOf(component);
       if (layout === undefined) return {found: false, value: null};
       var value = layout.props ? layout.props[prop] : undefined;
+      (path || []).forEach(function (step) {
+        if (value === null || value === undefined) return;
+        if (typeof step === 'number' && Array.isArray(value)) {
+          value = value[step < 0 ? value.length + step : step];
+        } else if (typeof step === 'string' && typeof value === 'object' && !Array.isArray(value)) {
+          value = Object.prototype.hasOwnProperty.call(value, step) ? value[step] : undefined;
+        } else {
+          value = undefined;
+        }
+      });
       return {found: true, value: value === undefined ? null : value};
     },
 
@@ -552,7 +564,7 @@
         Calls.answer(message);
         break;
       case 'get':
-        var answer = Page.readProp(message.component, message.prop);
+        var answer = Page.readProp(message.component, message.prop, message.path);
         connection.send({type: 'prop', id: message.id, found: answer.found, value: answer.value});
         break;
       case 'error':
