@@ -172,9 +172,11 @@ class Dash(dash.Dash):
         )
 
     def _setup_server(self) -> None:
-        """Adopt ``dash_ws.callback`` registrations, as Dash adopts ``dash.callback``'s."""
+        """Adopt ``dash_ws.callback`` registrations, as Dash adopts ``dash.callback``'s;
+        generator callbacks (Dash 4.5) stream over the socket."""
         super()._setup_server()
         self.socket_callbacks.adopt(process_callbacks)
+        dash_adapter.stream_over_sockets(self)
 
     @property
     def persistent_callbacks(self) -> list[PersistentCallback]:

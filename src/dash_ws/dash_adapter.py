@@ -13,6 +13,8 @@ subclass has.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import inspect
 import json
 import os
@@ -60,6 +62,9 @@ HAS_CLIENTSIDE_PATCH = DASH_VERSION >= (3, 3, 0)
 
 HAS_BACKENDS = DASH_VERSION >= (4, 2, 0)
 """Dash 4.2 added ``Dash(backend=...)`` with FastAPI and Quart."""
+
+HAS_STREAMING_CALLBACKS = importlib.util.find_spec("dash._streaming") is not None
+"""Dash 4.5 added generator callbacks, whose yields stream to the page."""
 
 DASH_SET_PROPS_QUEUES_AT_ONCE = DASH_VERSION >= (4, 4, 0)
 """From 4.2 ``dash.set_props`` sends through ``g.dash_websocket`` when it is set. 4.2 and
@@ -290,11 +295,72 @@ def reveals_errors(app: dash.Dash) -> bool:
 
 
 def page_config(config: dict, dash_ws_config: dict) -> dict:
-    """The page's ``_dash-config``: ours added, upstream's socket worker kept off."""
+    """The page's ``_dash-config``: ours added, upstream's socket worker kept off.
+
+    Where the page has a socket, Dash 4.5's generator callbacks are posted by
+    the page itself (``stream.enabled`` off), as the renderer does without
+    shared storage, not by its SharedWorker: the post then reaches the
+    socket, and each yield streams over it (``stream_over_sockets``).
+    """
     config = dict(config)
     config.pop("websocket", None)
+    if dash_ws_config["enabled"] and isinstance(config.get("stream"), dict):
+        config["stream"] = {"enabled": False}
     config["dash_ws"] = dash_ws_config
     return config
+
+
+def stream_over_sockets(app: dash.Dash) -> None:
+    """Have Dash 4.5's generator callbacks stream each yield over the page's socket.
+
+    Dash's wrapper of a generator callback returns a ``StreamedCallbackResponse``
+    whose frames (each yield's outputs and ``set_props``) Dash's backends
+    would write to an NDJSON response from a thread of their own. Called over
+    the socket, the wrapper below drives those frames on the page's loop,
+    sends each as ``set_props``, and hands Dash only the last frame to
+    answer with. The page leaving cancels the call, which closes the
+    generator. Over HTTP nothing changes.
+    """
+    if not HAS_STREAMING_CALLBACKS:
+        return
+    from dash._streaming import StreamedCallbackResponse
+
+    for spec in app.callback_map.values():
+        callback = spec.get("callback")
+        if spec.get("stream") and not getattr(callback, "_dash_ws_streams", False):
+            spec["callback"] = _streamed_over_the_socket(callback, StreamedCallbackResponse)
+
+
+def _streamed_over_the_socket(dash_wrapper: Callable, marker_class: type) -> Callable:
+    @functools.wraps(dash_wrapper)
+    async def stream(*args: Any, **kwargs: Any) -> Any:
+        marker = await dash_wrapper(*args, **kwargs)
+        websocket = current_websocket.get()
+        if websocket is None or not isinstance(marker, marker_class):
+            return marker
+        last = await _send_frames(marker.frames, websocket)
+        return marker_class(_frames_of(last), is_async=True)
+
+    stream._dash_ws_streams = True  # type: ignore[attr-defined]
+    return stream
+
+
+async def _send_frames(frames: Any, websocket: WebSocket) -> dict:
+    """Send each frame's outputs and side updates as ``set_props``; return the final frame."""
+    try:
+        async for frame in frames:
+            if frame.get("done"):
+                return frame
+            for part in ("response", "sideUpdate"):
+                for component, props in (frame.get(part) or {}).items():
+                    websocket.set_props(_component_id(component), props)
+        return {"done": True}
+    finally:
+        await frames.aclose()
+
+
+async def _frames_of(frame: dict) -> Any:
+    yield frame
 
 
 def dash_keyword_arguments(backend: Any, kwargs: dict) -> dict:

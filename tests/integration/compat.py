@@ -30,3 +30,8 @@ def _backend_marks(name: str) -> tuple:
         needs_backends,
         pytest.mark.skipif(missing, reason=f"{name} is not installed: pip install -e '.[{name}]'"),
     )
+
+
+needs_streaming_callbacks = pytest.mark.skipif(
+    not dash_adapter.HAS_STREAMING_CALLBACKS, reason="Dash added generator callbacks in 4.5"
+)
