@@ -63,6 +63,9 @@ HAS_CLIENTSIDE_PATCH = DASH_VERSION >= (3, 3, 0)
 HAS_BACKENDS = DASH_VERSION >= (4, 2, 0)
 """Dash 4.2 added ``Dash(backend=...)`` with FastAPI and Quart."""
 
+HAS_QUIET_CALLBACKS = "persistent" in inspect.signature(dash.callback).parameters
+"""Dash 4.3 added ``persistent=True`` for an event callback that shows no "Updating..."."""
+
 HAS_STREAMING_CALLBACKS = importlib.util.find_spec("dash._streaming") is not None
 """Dash 4.5 added generator callbacks, whose yields stream to the page."""
 

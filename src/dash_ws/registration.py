@@ -35,15 +35,22 @@ class SocketCallbacks:
         websocket: bool,
         persistent: bool,
     ) -> Callable[[Callable], Callable]:
-        """Register through ``dash_register`` (``dash.callback`` or ``app.callback``)."""
+        """Register through ``dash_register`` (``dash.callback`` or ``app.callback``).
+
+        ``persistent`` on a callback with no dependencies makes it run for the
+        page's life. On one with dependencies it is Dash's own flag (4.3+): an
+        event callback that never shows "Updating..." while it runs.
+        """
         if persistent:
             dependencies = args or [k for k in _DEPENDENCY_KEYWORDS if k in kwargs]
-            if dependencies:
+            if not dependencies:
+                return self._register_persistent
+            if not dash_adapter.HAS_QUIET_CALLBACKS:
                 raise TypeError(
                     "a persistent callback takes no Input, Output or State: it starts "
                     "when the page's socket opens and streams with set_props"
                 )
-            return self._register_persistent
+            kwargs = {**kwargs, "persistent": True}
 
         before = len(callback_list)  # Dash records some callbacks here, some on decoration
         dash_decorator = dash_adapter.register_from_caller(dash_register, *args, **kwargs)

@@ -127,10 +127,25 @@ async def test_module_level_callback_and_persistent_are_adopted_by_the_app():
     assert "g-out.children" in app.websocket_outputs()
 
 
-def test_persistent_callbacks_take_no_dependencies():
+def test_persistent_callbacks_take_no_dependencies_where_dash_has_no_such_flag(monkeypatch):
+    monkeypatch.setattr(dash_adapter, "HAS_QUIET_CALLBACKS", False)
     app = Dash(__name__)
     with pytest.raises(TypeError, match="takes no Input, Output or State"):
         app.callback(Input("a", "b"), persistent=True)
+
+
+@pytest.mark.skipif(not dash_adapter.HAS_QUIET_CALLBACKS, reason="Dash added the flag in 4.3")
+def test_persistent_on_an_event_callback_is_dashs_own_flag():
+    app = Dash(__name__)
+    app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"), persistent=True)
+    def quiet(n_clicks):
+        return n_clicks
+
+    [spec] = [s for s in app._callback_list if s["output"] == "out.children"]
+    assert spec.get("persistent") is True
+    assert app.persistent_callbacks == [], "an event callback, not one for the page's life"
 
 
 def test_async_callbacks_need_dash_3_1(monkeypatch):
