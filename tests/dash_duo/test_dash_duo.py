@@ -61,3 +61,11 @@ def test_two_dash_duo_tests_in_a_row_each_get_a_socket(dash_duo, greeting):
         lambda: not _dash_ws_threads(), timeout=30, msg=f"threads left: {_dash_ws_threads()}"
     )
     assert _port_is_free(port)
+
+
+def test_dash_duo_mp_serves_a_dash_ws_app_in_its_own_process(dash_duo_mp):
+    app = _socket_app("Hi")
+    dash_duo_mp.start_server(app)
+    dash_duo_mp.find_element("#name").send_keys("Bo")
+    dash_duo_mp.wait_for_text_to_equal("#out", "Hi, Bo (socket)")
+    assert dash_duo_mp.get_logs() == []
