@@ -76,10 +76,14 @@ def build_command(args: argparse.Namespace, extra: list[str]) -> list[str]:
     if not script.exists():
         sys.exit(f"no pytest beside {sys.executable}: install dash[testing] in this environment")
     paths = [SUITES.get(suite, suite) for suite in args.suite]
+    # dash-ws registers a pytest plugin of its own (dash_duo stops its apps
+    # gracefully); the plain baseline runs without any of dash-ws.
+    plain = ["-p", "no:dash_ws"] if args.mode == "plain" else []
     return [
         str(script),
         "-p",
         "dash_suite",
+        *plain,
         f"--dash-suite-mode={args.mode}",
         f"--dash-suite-backend={args.backend}",
         "--headless",
@@ -105,8 +109,10 @@ def main(argv: list[str]) -> int:
     print("+", " ".join(command), f"(in {checkout})", flush=True)
     started = time.monotonic()
     code = subprocess.call(command, cwd=checkout, env=env)
-    print(f"dash_suite: {args.mode} on {args.backend}, {time.monotonic() - started:.0f}s, "
-          f"pytest exit code {code}")
+    print(
+        f"dash_suite: {args.mode} on {args.backend}, {time.monotonic() - started:.0f}s, "
+        f"pytest exit code {code}"
+    )
     return code
 
 

@@ -27,9 +27,10 @@ fi
 .venv/bin/python -m pip install -q -e ".[test,fastapi,quart]"
 
 # Playwright's sync API keeps an event loop running in the main thread once a
-# browser is up, so the asyncio tests run in their own pytest process first.
+# browser is up, so the asyncio tests run in their own pytest processes first.
 if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then
     .venv/bin/python -m pytest tests/unit tests/integration tests/security "$@"
-    exec .venv/bin/python -m pytest tests/browser tests/dash_duo "$@"
+    .venv/bin/python -m pytest tests/dash_duo "$@"
+    exec .venv/bin/python -m pytest tests/browser "$@"
 fi
 exec .venv/bin/python -m pytest "$@"
