@@ -207,3 +207,15 @@ async def test_a_page_flooding_calls_is_answered_429_past_its_limit():
     finally:
         release.set()
     assert sorted(r.status for r in answered) == [200, 200, 200, 429, 429]
+
+
+async def test_the_message_limit_follows_the_apps_max_content_length():
+    app = make_app()
+    app.server.config["MAX_CONTENT_LENGTH"] = 4096  # set after Dash(), as apps do
+    assert app.websocket_limits.inbound_message_bytes == 4096
+    async with TestClient(app).page() as page:
+        refused = await page.call("out.children", inputs=["x" * 5000])
+        answered = await page.call("out.children", inputs=["x" * 3000])
+    assert refused.status == 413
+    assert answered.status == 200
+    assert make_app().websocket_limits.inbound_message_bytes == 64 * 1024 * 1024
