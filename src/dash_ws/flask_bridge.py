@@ -32,7 +32,7 @@ function back as it is, and its coroutine is awaited here.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextvars
 import inspect
 import io
 import logging
@@ -144,7 +144,7 @@ class FlaskCallbackBackend:
             try:
                 try:
                     if not started:
-                        request_started.send(self.flask, _async_wrapper=self.flask.ensure_sync)
+                        self._send_request_started()
                     returned = self.flask.preprocess_request()
                     if returned is None:
                         returned = await view()
@@ -156,29 +156,52 @@ class FlaskCallbackBackend:
             return _reply(response)
 
     async def _request_beside_the_loop(self, environ: dict, started: bool) -> HttpReply:
-        """The request in a worker thread, its async callback still awaited on this loop.
+        """The request with its hooks in worker threads, its async callback on this loop.
 
         Flask runs an ``async def`` hook (``before_request``, ``after_request``,
         teardown, error handler; Dash Pages' router among them) through
         asgiref's ``async_to_sync``, which refuses a thread running an event
-        loop. The hooks therefore run in a thread of their own, as over HTTP,
-        while the callback, which may read the page's props, runs here.
+        loop. Each of Flask's steps therefore runs in a worker thread, one at a
+        time, in a context of the request's own (where its request context is
+        pushed and popped); the callback, which may read the page's props, runs
+        as a task on this loop, and no thread waits for it meanwhile.
         """
+        request = contextvars.copy_context()
         loop = asyncio.get_running_loop()
-        views: list[concurrent.futures.Future] = []
 
-        async def view_on_the_loop() -> Any:
-            view = asyncio.run_coroutine_threadsafe(self._run_view(), loop)
-            views.append(view)
-            return view.result()
+        async def step(function: Callable[..., Any], *args: Any) -> Any:
+            running = loop.run_in_executor(None, request.run, function, *args)
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                await asyncio.wait([running])  # the step ends before the request is torn down
+                raise
 
-        request = self._request(environ, started, view=view_on_the_loop)
+        request_context = self.flask.request_context(environ)
+        await step(request_context.push)
+        error: BaseException | None = None
         try:
-            return await asyncio.to_thread(_run_to_completion, request)
-        except asyncio.CancelledError:
-            for view in views:
-                view.cancel()
+            try:
+                try:
+                    if not started:
+                        await step(self._send_request_started)
+                    returned = await step(self.flask.preprocess_request)
+                    if returned is None:
+                        returned = await request.run(asyncio.ensure_future, self._run_view())
+                except Exception as raised:
+                    returned = await step(self.flask.handle_user_exception, raised)
+                response = await step(self.flask.finalize_request, returned)
+            except Exception as raised:
+                response = await step(self.flask.handle_exception, raised)
+            return _reply(response)
+        except BaseException as raised:
+            error = raised
             raise
+        finally:
+            await step(request_context.pop, error)
+
+    def _send_request_started(self) -> None:
+        request_started.send(self.flask, _async_wrapper=self.flask.ensure_sync)
 
     def _has_async_hooks(self) -> bool:
         """Whether Flask would run any of the app's hooks through asgiref (checked per call)."""
@@ -187,6 +210,7 @@ class FlaskCallbackBackend:
             *app.before_request_funcs.values(),
             *app.after_request_funcs.values(),
             *app.teardown_request_funcs.values(),
+            app.teardown_appcontext_funcs,
             *(
                 handlers.values()
                 for by_code in app.error_handler_spec.values()

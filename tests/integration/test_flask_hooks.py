@@ -1,5 +1,7 @@
 """A Flask app's ``async def`` hooks run for socket calls as they do for HTTP requests."""
 
+import asyncio
+
 import flask
 import pytest
 from dash import Input, Output, html
@@ -90,3 +92,46 @@ async def test_an_async_before_request_refusal_is_the_calls_answer(output):
         answered = await page.call_raw(body)
     assert (refused.status, refused.body) == (401, "token expired")
     assert answered.status == 200
+
+
+@needs_async_callbacks
+async def test_async_callbacks_behind_async_hooks_hold_no_thread_while_they_wait():
+    app = app_with_async_hooks([])
+    waiting = 40  # far more than the threads a worker pool has on any machine here
+    started: list[int] = []
+    all_started = asyncio.Event()
+
+    @app.callback(Output("async", "children"), Input("go", "n_clicks"))
+    async def wait_for_the_others(n_clicks):
+        started.append(n_clicks)
+        if len(started) == waiting:
+            all_started.set()
+        await all_started.wait()
+        return n_clicks
+
+    async with TestClient(app).page(headers={"X-User": "ada"}) as page:
+        calls = [
+            page.send_call(page.request_body("async.children", [n], [], None))
+            for n in range(1, waiting + 1)
+        ]
+        results = await asyncio.wait_for(asyncio.gather(*calls), 60)
+    assert sorted(r.outputs["async"]["children"] for r in results) == list(range(1, waiting + 1))
+
+
+@needs_async_callbacks
+async def test_an_async_teardown_appcontext_alone_runs_for_async_socket_calls_too():
+    seen: list[str] = []
+    app = Dash(__name__, websocket_callbacks=True)
+    app.layout = html.Div([html.Button(id="go"), html.Div(id="async")])
+
+    @app.server.teardown_appcontext
+    async def close_connection(error):
+        seen.append("app context gone")
+
+    @app.callback(Output("async", "children"), Input("go", "n_clicks"))
+    async def async_greeting(n_clicks):
+        return "hi"
+
+    async with TestClient(app).page() as page:
+        result = await page.call("async.children", inputs=[1])
+    assert result.status == 200 and "app context gone" in seen
