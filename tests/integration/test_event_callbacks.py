@@ -319,9 +319,8 @@ async def test_ctx_websocket_is_none_over_http():
     assert response.get_json()["sideUpdate"] == {"side": {"children": "batched over http"}}
 
 
-@pytest.mark.parametrize("over_the_socket", [True, False])
-async def test_callbacks_with_no_inputs_and_no_outputs_each_keep_their_own_name(over_the_socket):
-    app = Dash(__name__, websocket_callbacks=over_the_socket)
+def three_callbacks_with_no_inputs_and_no_outputs(app: dash.Dash) -> set[str]:
+    """Register three such callbacks on ``app``; the names Dash gave them."""
     app.layout = html.Div([html.Div(id="first"), html.Div(id="second"), html.Div(id="third")])
     before = set(app.callback_map)
 
@@ -337,9 +336,20 @@ async def test_callbacks_with_no_inputs_and_no_outputs_each_keep_their_own_name(
     def third():
         set_props("third", {"children": "third ran"})
 
-    names = set(app.callback_map) - before
-    assert len(names) == 3, "each registration is its own callback, as in plain Dash"
-    if not over_the_socket:
+    return set(app.callback_map) - before
+
+
+@pytest.mark.parametrize("over_the_socket", [True, False])
+async def test_callbacks_with_no_inputs_and_no_outputs_are_named_as_plain_dash_names_them(
+    over_the_socket,
+):
+    plain = three_callbacks_with_no_inputs_and_no_outputs(dash.Dash(__name__))
+    app = Dash(__name__, websocket_callbacks=over_the_socket)
+    names = three_callbacks_with_no_inputs_and_no_outputs(app)
+    # Dash names them after the line that registered them (one each) where it can tell
+    # lines apart; Dash 3.0 gives them all one name, and keeps the last.
+    assert len(names) == len(plain)
+    if not over_the_socket or len(names) < 3:
         return
     async with TestClient(app).page() as page:
         for name in sorted(names):
