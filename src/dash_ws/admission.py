@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote, unquote_to_bytes
 
-from .handshake import Handshake
+from .handshake import Handshake, without_binding
 
 if TYPE_CHECKING:
     import dash
@@ -62,12 +62,14 @@ def default_identity(handshake: Handshake) -> str:
 
     The Basic-auth user name when the page sent one (dash-auth and proxies
     check the password on every request); otherwise a digest of the cookies
-    and the Authorization header, which carry every other kind of login.
+    (dash-ws's own binding cookie aside) and the Authorization header, which
+    carry every other kind of login.
     """
     user = basic_auth_user(handshake.header("authorization"))
     if user is not None:
         return f"basic:{user}"
-    credentials = f"{handshake.header('cookie') or ''}\n{handshake.header('authorization') or ''}"
+    cookies = without_binding(handshake.header("cookie"))
+    credentials = f"{cookies}\n{handshake.header('authorization') or ''}"
     return "digest:" + hashlib.sha256(credentials.encode()).hexdigest()[:32]
 
 

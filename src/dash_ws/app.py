@@ -253,6 +253,7 @@ class Dash(dash.Dash):
                 self.websocket_limits,
                 self.websocket_policy,
                 call_bytes=self.websocket_call_bytes,
+                cookie_path=self.config.requests_pathname_prefix,
             ),
             inner_has_lifespan=inner_is_asgi,
         )

@@ -15,11 +15,16 @@ twice:
    on, as the page's next HTTP request would.
 
 A token is good for one exchange, for ``HOLD_SECONDS``, from a page of an
-origin the socket would admit.
+origin the socket would admit, and only with the browser's binding cookie:
+an HttpOnly cookie the socket's upgrade answer sets when the browser has
+none. Script in the page can read the token but not that cookie, so it
+cannot replay the exchange from elsewhere to read an HttpOnly cookie the
+callback set.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 from collections.abc import Awaitable, Hashable
@@ -28,7 +33,7 @@ from typing import TYPE_CHECKING, Callable
 import orjson
 
 from .admission import AdmissionPolicy
-from .handshake import Handshake, origin_allowed
+from .handshake import BINDING_COOKIE, Handshake, binding_of, origin_allowed, without_binding
 
 if TYPE_CHECKING:
     from .session import PageSession
@@ -39,6 +44,14 @@ HOLD_SECONDS = 60.0
 """How long a session holds cookies its page has not come for."""
 
 _MAX_REQUEST_BYTES = 4096
+"""The exchange's request is a token and a step; anything longer is not one."""
+
+
+def new_binding(path: str, secure: bool) -> tuple[str, bytes]:
+    """A fresh binding value, and the ``Set-Cookie`` header that gives it to the browser."""
+    value = secrets.token_urlsafe(24)
+    header = f"{BINDING_COOKIE}={value}; Path={path}; HttpOnly; SameSite=Strict"
+    return value, (header + "; Secure" if secure else header).encode("latin-1")
 
 
 class CookieJar:
@@ -56,11 +69,19 @@ class CookieJar:
         self._after(HOLD_SECONDS, lambda: self._held.pop(key, None))
         return f"{self._session_id}.{key}"
 
-    def held(self, key: str) -> tuple[str, ...] | None:
-        return self._held.get(key)
+    def apply(self, key: str) -> tuple[str, ...] | None:
+        """The cookies held under ``key``, handed out once; None if there are none."""
+        cookies = self._held.get(key)
+        if cookies:
+            self._held[key] = ()
+        return cookies or None
 
-    def forget(self, key: str) -> None:
-        self._held.pop(key, None)
+    def sync(self, key: str) -> bool:
+        """Let go of ``key`` once its cookies were applied; False if they were not."""
+        if self._held.get(key) != ():
+            return False
+        del self._held[key]
+        return True
 
 
 class CookieExchange:
@@ -85,23 +106,29 @@ class CookieExchange:
         if scope["method"] != "POST":
             await _answer(send, 405)
             return
-        if not origin_allowed(request, self._policy.allowed_origins, self._policy.canonical_origin):
+        if request.header("origin") is None or not origin_allowed(
+            request, self._policy.allowed_origins, self._policy.canonical_origin
+        ):
             await _answer(send, 403)
             return
-        asked = await _read_request(receive)
-        session, key, step = self._find(asked)
-        held = session.cookie_jar.held(key) if session is not None else None
-        if held is None:
+        session, key, step = self._find(await _read_request(receive))
+        binding = binding_of(request.header("cookie")) or ""
+        if session is None or not hmac.compare_digest(binding, session.binding):
             await _answer(send, 404)
         elif step == "apply":
-            await _answer(send, 204, [(b"set-cookie", value.encode("latin-1")) for value in held])
+            cookies = session.cookie_jar.apply(key)
+            headers = [(b"set-cookie", value.encode("latin-1")) for value in cookies or ()]
+            await _answer(send, 204 if cookies else 404, headers)
+        elif not session.cookie_jar.sync(key):
+            await _answer(send, 404)
         else:
-            session.cookie_jar.forget(key)
-            session.handshake = session.handshake.with_cookies(request.header("cookie"))
+            synced = session.handshake.with_cookies(without_binding(request.header("cookie")))
             try:
-                session.identity = await self._identify(session.handshake)
-            except Exception:  # the session keeps the identity it was opened with
+                identity = await self._identify(synced)
+            except Exception:  # the page keeps the cookies and identity it was opened with
                 logger.exception("dash-ws: websocket_identity raised")
+            else:
+                session.handshake, session.identity = synced, identity
             await _answer(send, 204)
 
     def _find(self, asked: dict | None) -> tuple[PageSession | None, str, str]:

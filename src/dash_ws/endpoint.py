@@ -26,10 +26,10 @@ from starlette.websockets import WebSocket as StarletteWebSocket
 
 from . import protocol
 from .admission import AdmissionPolicy, default_identity
-from .cookies import CookieExchange
+from .cookies import CookieExchange, new_binding
 from .errors import ProtocolError, RefusedMessage
 from .execution import CallbackExecutor
-from .handshake import Handshake, origin_allowed
+from .handshake import Handshake, binding_of, origin_allowed
 from .parts import PartJoiner
 from .protocol import CloseCode
 from .session import PageSession, SessionLimits
@@ -77,6 +77,8 @@ class SocketEndpoint:
     limits: SessionLimits
     policy: AdmissionPolicy
     call_bytes: int = PROCESS_CALL_BYTES
+    cookie_path: str = "/"
+    """Where the binding cookie applies: the app's requests prefix (``cookies.py``)."""
     sessions: dict[str, PageSession] = field(default_factory=dict, init=False)
     held_call_bytes: int = field(default=0, init=False)
     """Bytes of the bodies of every page's calls in flight."""
@@ -100,7 +102,13 @@ class SocketEndpoint:
             except Exception:
                 logger.exception("dash-ws: websocket_identity raised")
                 refusal = CloseCode.UNAUTHORIZED, "the app could not tell whose page this is"
-        await websocket.accept()
+        binding = binding_of(handshake.header("cookie"))
+        binding_header = None
+        if binding is None:
+            binding, binding_header = new_binding(self.cookie_path, handshake.scheme == "https")
+        await websocket.accept(
+            headers=[(b"set-cookie", binding_header)] if binding_header else None
+        )
         transport = _StarletteTransport(websocket)
         if refusal is not None:
             code, reason = refusal
@@ -110,6 +118,7 @@ class SocketEndpoint:
         session = await self._join(websocket, transport, handshake, identity)
         if session is None:
             return
+        session.binding = binding
         self._handlers[session] = asyncio.current_task()
         try:
             page_left = await self._serve(websocket, handshake, session, transport)

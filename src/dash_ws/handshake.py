@@ -27,6 +27,25 @@ _UPGRADE_HEADERS = frozenset(
 )
 
 
+BINDING_COOKIE = "dash_ws_binding"
+"""The HttpOnly cookie that ties a cookie exchange to the browser that holds the page."""
+
+
+def binding_of(cookie_header: str | None) -> str | None:
+    """The binding cookie's value in a ``Cookie`` header, if it has one."""
+    for pair in (cookie_header or "").split(";"):
+        name, _, value = pair.strip().partition("=")
+        if name == BINDING_COOKIE and value:
+            return value
+    return None
+
+
+def without_binding(cookie_header: str | None) -> str:
+    """A ``Cookie`` header without the binding cookie: the page's own cookies."""
+    pairs = (pair.strip() for pair in (cookie_header or "").split(";"))
+    return "; ".join(pair for pair in pairs if pair and not pair.startswith(BINDING_COOKIE + "="))
+
+
 @dataclass(frozen=True)
 class Handshake:
     """The upgrade request of one page, from its ASGI scope."""

@@ -142,6 +142,8 @@ class PageSession:
         )
         self.reads = PropReads(self.loop, self.send_message)
         self.cookie_jar = CookieJar(self.id, self.after)
+        self.binding = ""
+        """The browser's binding cookie as its latest socket carried it (``cookies.py``)."""
         self.running_calls: set[asyncio.Future] = set()
         self.persistent_tasks: set[asyncio.Future] = set()
         self.persistent_started = False

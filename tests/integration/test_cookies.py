@@ -6,6 +6,7 @@ import pytest
 from dash import Input, Output, callback_context, html
 
 from dash_ws import Dash
+from dash_ws.handshake import BINDING_COOKIE
 from dash_ws.testing import TestClient
 
 from .compat import backends
@@ -27,13 +28,23 @@ def cookie_app(backend: str) -> Dash:
     return app
 
 
-async def exchange(app: Dash, token: str, step: str, cookie: str = "") -> httpx.Response:
+def binding_cookie(app: Dash) -> str:
+    """The binding cookie the page's browser holds, as the socket's upgrade answer set it."""
+    [session] = app.asgi.endpoint.sessions.values()
+    return f"{BINDING_COOKIE}={session.binding}"
+
+
+async def exchange(
+    app: Dash, token: str, step: str, cookie: str = "", origin: str | None = "http://testserver"
+) -> httpx.Response:
+    """The page's POST to the cookie route, with its binding cookie (``cookie`` besides)."""
+    headers = {"cookie": "; ".join(filter(None, [binding_cookie(app), cookie]))}
+    if origin is not None:
+        headers["origin"] = origin
     transport = httpx.ASGITransport(app=app.asgi)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         return await client.post(
-            "/_dash-ws/cookies",
-            json={"token": token, "step": step},
-            headers={"origin": "http://testserver", "cookie": cookie},
+            "/_dash-ws/cookies", json={"token": token, "step": step}, headers=headers
         )
 
 
@@ -82,20 +93,37 @@ async def test_after_this_request_cookies_travel_too():
     assert applied.headers.get_list("set-cookie")[0].startswith("theme=dark")
 
 
-async def test_a_token_from_another_origin_or_for_no_session_is_refused():
+async def test_the_exchange_needs_the_pages_origin_and_the_browsers_binding_cookie():
     app = cookie_app("flask")
     async with TestClient(app).page() as page:
         result = await page.call("out.children", inputs=[1])
+        foreign = await exchange(app, result.cookies, "apply", origin="https://evil.example")
+        no_origin = await exchange(app, result.cookies, "apply", origin=None)
+        guessed = await exchange(app, result.cookies.split(".")[0] + ".guess", "apply")
         transport = httpx.ASGITransport(app=app.asgi)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            foreign = await client.post(
+            elsewhere = await client.post(  # the token alone, replayed outside the browser
                 "/_dash-ws/cookies",
                 json={"token": result.cookies, "step": "apply"},
-                headers={"origin": "https://evil.example"},
+                headers={"origin": "http://testserver"},
             )
-        guessed = await exchange(app, result.cookies.split(".")[0] + ".guess", "apply")
-    assert foreign.status_code == 403
+        applied = await exchange(app, result.cookies, "apply")
+    assert (foreign.status_code, no_origin.status_code) == (403, 403)
     assert guessed.status_code == 404
+    assert elsewhere.status_code == 404 and not elsewhere.headers.get_list("set-cookie")
+    assert applied.status_code == 204, "the refused attempts did not use the token up"
+
+
+async def test_the_binding_cookie_is_not_part_of_who_the_page_is():
+    app = cookie_app("flask")
+    client = TestClient(app)
+    async with client.page(headers={"cookie": "session=a"}) as first:
+        await first.call("who.children", inputs=["t"])
+        without = app.websocket_sessions()[0].identity
+    async with client.page(headers={"cookie": f"session=a; {BINDING_COOKIE}=xyz"}) as second:
+        await second.call("who.children", inputs=["t"])
+        with_binding = app.websocket_sessions()[0].identity
+    assert without == with_binding
 
 
 async def test_a_call_that_sets_no_cookie_names_no_token():
