@@ -137,6 +137,7 @@ class Dash(dash.Dash):
             streams_patches=dash_adapter.HAS_CLIENTSIDE_PATCH,
         )
         self.socket_callbacks = SocketCallbacks()
+        self._socket_callbacks_adopted = False
         dash_adapter.install_streaming_hook()
 
     @property
@@ -175,6 +176,9 @@ class Dash(dash.Dash):
         """Adopt ``dash_ws.callback`` registrations, as Dash adopts ``dash.callback``'s;
         generator callbacks (Dash 4.5) stream over the socket."""
         super()._setup_server()
+        if self._socket_callbacks_adopted:  # Dash calls this before every request
+            return
+        self._socket_callbacks_adopted = True
         self.socket_callbacks.adopt(process_callbacks)
         dash_adapter.stream_over_sockets(self)
 

@@ -55,6 +55,7 @@ class Delivery:
         self.replay = ReplayBuffer(buffer_bytes)
         self._ready = asyncio.Event()
         self._writer: asyncio.Future | None = None
+        self._overflowed = False
 
     # ---------------------------------------------------------------- queueing
 
@@ -67,9 +68,12 @@ class Delivery:
         self._queued(self.outbox.put_set, component, props, patched)
 
     def _queued(self, put: Callable[..., None], *args: Any) -> None:
+        if self._overflowed:
+            return  # the page is being disconnected; nothing more is kept for it
         try:
             put(*args)
         except OutboxOverflow as overflow:
+            self._overflowed = True
             self.outbox = Outbox(self._buffer_bytes)
             self._on_too_slow(str(overflow))
             return

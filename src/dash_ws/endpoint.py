@@ -268,7 +268,7 @@ class SocketEndpoint:
                 del event
                 large = len(raw) > _LARGE_FRAME
                 try:
-                    message = self._read(raw, joiner)
+                    message = self._read(raw, joiner, session)
                 except ProtocolError as error:
                     logger.info("dash-ws: refused a message from %s: %s", _peer(handshake), error)
                     self._refuse(session, error)
@@ -282,28 +282,40 @@ class SocketEndpoint:
                     # one, let other pages' work run before taking the next.
                     await asyncio.sleep(0)
         finally:
-            self.held_call_bytes -= joiner.held_bytes
+            self._hold(session, -joiner.held_bytes)
             joiner.release()
 
-    def _read(self, raw: str | bytes, joiner: PartJoiner) -> protocol.InboundMessage | None:
+    def _read(
+        self, raw: str | bytes, joiner: PartJoiner, session: PageSession
+    ) -> protocol.InboundMessage | None:
         """The message in a frame, or in the parts joined so far; None while parts are missing.
 
-        The parts being joined count in ``held_call_bytes`` as a call does.
+        The parts being joined count in the page's and the process's call
+        budgets, as a call in flight does.
         """
         message = protocol.parse_inbound(raw, self.limits.frame_bytes_limit)
         if not isinstance(message, protocol.Part):
             return message
         held_before = joiner.held_bytes
         try:
-            whole = joiner.add(message, room=self.call_bytes - self.held_call_bytes)
+            whole = joiner.add(
+                message,
+                page_room=self.limits.call_bytes - session.call_bytes,
+                process_room=self.call_bytes - self.held_call_bytes,
+            )
         finally:
-            self.held_call_bytes += joiner.held_bytes - held_before
+            self._hold(session, joiner.held_bytes - held_before)
         if whole is None:
             return None
         message = protocol.parse_inbound(whole, self.limits.frame_bytes_limit)
         if isinstance(message, protocol.Part):
             raise ProtocolError("a message sent in parts cannot be a part itself")
         return message
+
+    def _hold(self, session: PageSession, size: int) -> None:
+        """Count ``size`` more bytes (fewer, when negative) in the page's and process's budgets."""
+        session.call_bytes += size
+        self.held_call_bytes += size
 
     def _handle(
         self, session: PageSession, handshake: Handshake, message: protocol.InboundMessage
@@ -348,12 +360,10 @@ class SocketEndpoint:
                 protocol.result_message(call.call_id, status, "text/plain", text.encode())
             )
             return
-        session.call_bytes += size
-        self.held_call_bytes += size
+        self._hold(session, size)
 
         def release() -> None:
-            session.call_bytes -= size
-            self.held_call_bytes -= size
+            self._hold(session, -size)
 
         call = replace(call, headers=self.policy.call_headers_of(call.headers))
         self.executor.start_call(session, handshake, call, on_done=release)
@@ -406,9 +416,22 @@ class SocketEndpoint:
     # ---------------------------------------------------------------- server stop
 
     async def end_sessions(self) -> None:
-        """The server is stopping: end every session, persistent callbacks included."""
-        await asyncio.gather(*(session.shutdown() for session in list(self.sessions.values())))
-        self.executor.shutdown()
+        """The server is stopping: end every session, persistent callbacks included.
+
+        A persistent callback that will not stop is left behind after
+        ``shutdown_grace`` plus ``close_timeout`` seconds: the server's stop
+        waits for nothing longer.
+        """
+        ending = asyncio.gather(
+            *(session.shutdown() for session in list(self.sessions.values())),
+            return_exceptions=True,
+        )
+        try:
+            await asyncio.wait_for(ending, self.limits.shutdown_grace + self.limits.close_timeout)
+        except asyncio.TimeoutError:
+            logger.warning("dash-ws: a session's callbacks did not stop with the server")
+        finally:
+            self.executor.shutdown()
 
     def abandon_sessions(self) -> None:
         """The server's loop is gone: mark every session ended and stop the threads."""

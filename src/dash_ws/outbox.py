@@ -8,9 +8,10 @@ anything and is never replaced by another patch. If what waits still exceeds
 ``max_bytes``, the outbox overflows and the page is disconnected.
 
 The ceiling bounds the backlog, never the size of one message: a message
-larger than the ceiling (a big figure, a large ``set_props``) waits outside
-the count, and is sent whole like any other. Only one such message may wait
-at a time, so memory per page stays under the ceiling plus one message.
+that does not fit under it (a big figure, a large ``set_props``) waits
+outside the count, and is sent whole like any other. Only one message may
+wait outside at a time, so memory per page stays under the ceiling plus one
+message; a second that does not fit overflows.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ class Outbox:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.pending_bytes = 0
-        """Bytes waiting, the one oversized message excepted."""
+        """Bytes waiting, the one message outside the count excepted."""
         self._oversized: int | None = None
-        """The key of the message larger than ``max_bytes`` that waits, if one does."""
+        """The key of the message waiting outside the count, if one does."""
         self._entries: OrderedDict[int, _PendingSet | bytes] = OrderedDict()
         self._sets_by_component: dict[bytes, list[int]] = {}
         self._sequence = count()
@@ -105,8 +106,8 @@ class Outbox:
         return key
 
     def _count(self, key: int, size: int) -> None:
-        """Count the entry under ``key``: in ``pending_bytes``, or as the one oversized message."""
-        if size > self.max_bytes and self._oversized is None:
+        """Count the entry under ``key``: in ``pending_bytes``, or as the one that does not fit."""
+        if self._oversized is None and self.pending_bytes + size > self.max_bytes:
             self._oversized = key
         else:
             self.pending_bytes += size

@@ -35,25 +35,25 @@ class PartJoiner:
         self._texts: list[str] = []
         self._refusing = False
 
-    def add(self, part: Part, room: int) -> str | None:
+    def add(self, part: Part, page_room: int, process_room: int) -> str | None:
         """Take ``part``; return the whole message once its last part is in.
 
-        ``room`` is how many more bytes the process lets this page hold.
-        Raises ``RefusedMessage`` when the message passes a budget; its
+        ``page_room`` and ``process_room`` are how many more bytes the page's
+        and the process's call budgets let this page hold. Raises
+        ``RefusedMessage`` when the message passes its limit or a budget; its
         remaining parts are then dropped on arrival.
         """
         if self._refusing:
             self._refusing = part.more
             return None
         size = utf8_size(part.data)
-        status = 413 if self.held_bytes + size > self.max_bytes else 503 if size > room else 0
-        if status:
+        refusal = self._refusal(size, page_room, process_room)
+        if refusal is not None:
+            status, text = refusal
             head = self._texts[0] if self._texts else part.data
             self.release()
             self._refusing = part.more
-            raise RefusedMessage(
-                _refusal_text(status, self.max_bytes), call_id_of_head(head), status
-            )
+            raise RefusedMessage(text, call_id_of_head(head), status)
         self._texts.append(part.data)
         self.held_bytes += size
         if part.more:
@@ -62,13 +62,19 @@ class PartJoiner:
         self.release()
         return whole
 
+    def _refusal(self, size: int, page_room: int, process_room: int) -> tuple[int, str] | None:
+        if self.held_bytes + size > self.max_bytes:
+            return 413, (
+                f"the message exceeds the limit of {self.max_bytes} bytes "
+                "(websocket_max_message_bytes)"
+            )
+        if size > page_room:
+            return 413, "this page's callbacks in flight would pass websocket_page_call_bytes"
+        if size > process_room:
+            return 503, "the server is busy with other pages' callbacks; try again"
+        return None
+
     def release(self) -> None:
         """Let go of what is held: the message is whole, refused, or its socket is gone."""
         self._texts = []
         self.held_bytes = 0
-
-
-def _refusal_text(status: int, max_bytes: int) -> str:
-    if status == 413:
-        return f"the message exceeds the limit of {max_bytes} bytes (websocket_max_message_bytes)"
-    return "the server is busy with other pages' callbacks; try again"

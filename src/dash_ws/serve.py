@@ -69,8 +69,8 @@ _JUPYTER_OPTIONS = {
 # request head is not timed out by uvicorn: a proxy in front must do that.
 KEEP_ALIVE_SECONDS = 5
 MAX_REQUEST_HEAD_BYTES = 16 * 1024
-SERVER_START_SECONDS = 30
-"""How long a server in a thread may take to start, or to stop."""
+SERVER_WAIT_SECONDS = 30
+"""How long a server in a thread may take to start, and again to stop."""
 
 
 def serve(
@@ -187,26 +187,31 @@ def served_in_thread(app: Dash, host: str = "127.0.0.1", **options: Any) -> Iter
     """
     limits = app.websocket_limits
     sock = listening_socket(host, 0, limits.send_timeout + limits.close_timeout)
-    server = uvicorn.Server(
-        uvicorn.Config(app.asgi, **{"log_level": "warning", **server_limits(app), **options})
-    )
-    app._uvicorn_server = server
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="dash-ws-server", daemon=True
-    )
-    thread.start()
+    thread = None
     try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
+        server = uvicorn.Server(
+            uvicorn.Config(app.asgi, **{"log_level": "warning", **server_limits(app), **options})
+        )
+        app._uvicorn_server = server
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="dash-ws-server", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + SERVER_WAIT_SECONDS
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise DashWsError(f"the server for {app.config.name!r} did not start")
             time.sleep(0.02)
         yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
-        server.should_exit = True
-        thread.join(timeout=SERVER_START_SECONDS)
+        if thread is not None:
+            server.should_exit = True
+            thread.join(timeout=SERVER_WAIT_SECONDS)
         sock.close()
-        app.release_asgi()
+        if thread is None or not thread.is_alive():
+            app.release_asgi()
+        else:  # its loop still runs: what it holds is let go when it ends, not here
+            logger.warning("dash-ws: the server for %r did not stop", app.config.name)
 
 
 def listening_socket(

@@ -107,3 +107,12 @@ def test_a_newer_value_of_an_oversized_prop_takes_its_place():
     outbox.put_set(A, {"figure": b"2" * 1000})  # replaces it: still one oversized message
     [message] = outbox.take(10**9)
     assert b"2" * 1000 in message
+
+
+def test_a_message_that_does_not_fit_beside_the_backlog_waits_outside_it():
+    outbox = Outbox(100)
+    outbox.put(b"b" * 60)
+    outbox.put(b"m" * 70)  # smaller than the ceiling, but not beside what waits
+    assert outbox.pending_bytes == 60
+    with pytest.raises(OutboxOverflow):
+        outbox.put(b"n" * 70)  # a second that does not fit: the page is too far behind
