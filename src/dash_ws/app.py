@@ -125,7 +125,7 @@ class Dash(dash.Dash):
             reauthorize_interval=websocket_reauthorize_interval / 1000,
         )
         self._max_message_bytes = websocket_max_message_bytes
-        self.websocket_limits = SessionLimits(
+        self._limits = SessionLimits(
             outbox_bytes=websocket_outbox_bytes,
             call_bytes=websocket_page_call_bytes,
             sync_workers=websocket_page_sync_workers or max(1, websocket_max_workers // 4),
@@ -156,6 +156,7 @@ class Dash(dash.Dash):
     @websocket_limits.setter
     def websocket_limits(self, limits: SessionLimits) -> None:
         self._limits = limits
+        self._max_message_bytes = limits.inbound_message_bytes
 
     # ---------------------------------------------------------------- registration
 

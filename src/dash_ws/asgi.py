@@ -59,7 +59,7 @@ class DashWsASGI:
         elif kind == "http" and scope["path"] == self.client_path:
             await _send_client(send)
         elif kind == "http" and scope["path"] == self.cookies_path:
-            await self.endpoint.cookies(scope, receive, send)
+            await self.endpoint.cookie_route(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(scope, receive, send)
         elif kind == "websocket" and not self._inner_has_lifespan:

@@ -342,7 +342,7 @@ def _streamed_over_the_socket(dash_wrapper: Callable, marker_class: type) -> Cal
         if websocket is None or not isinstance(marker, marker_class):
             return marker
         last = await _send_frames(marker.frames, websocket)
-        return marker_class(_frames_of(last), is_async=True)
+        return marker_class(_single_frame(last), is_async=True)
 
     stream._dash_ws_streams = True  # type: ignore[attr-defined]
     return stream
@@ -354,15 +354,15 @@ async def _send_frames(frames: Any, websocket: WebSocket) -> dict:
         async for frame in frames:
             if frame.get("done"):
                 return frame
-            for part in ("response", "sideUpdate"):
-                for component, props in (frame.get(part) or {}).items():
+            for section in ("response", "sideUpdate"):
+                for component, props in (frame.get(section) or {}).items():
                     websocket.set_props(_component_id(component), props)
         return {"done": True}
     finally:
         await frames.aclose()
 
 
-async def _frames_of(frame: dict) -> Any:
+async def _single_frame(frame: dict) -> Any:
     yield frame
 
 

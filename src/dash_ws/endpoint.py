@@ -82,14 +82,14 @@ class SocketEndpoint:
     sessions: dict[str, PageSession] = field(default_factory=dict, init=False)
     held_call_bytes: int = field(default=0, init=False)
     """Bytes of the bodies of every page's calls in flight."""
-    cookies: CookieExchange = field(init=False)
+    cookie_route: CookieExchange = field(init=False)
     """The HTTP route where pages take the cookies their socket callbacks set."""
     _handlers: dict[PageSession, asyncio.Task] = field(default_factory=dict, init=False)
     """The task serving each session's current socket, cancelled if the session ends on
     its own while that task still waits on the socket."""
 
     def __post_init__(self) -> None:
-        self.cookies = CookieExchange(self.sessions, self.policy, self._identity)
+        self.cookie_route = CookieExchange(self.sessions, self.policy, self._identity)
 
     async def __call__(self, scope: dict, receive, send) -> None:
         websocket = StarletteWebSocket(scope, receive, send)
@@ -215,7 +215,7 @@ class SocketEndpoint:
             if event["type"] == "websocket.disconnect":
                 return None
             try:
-                limit = self.limits.frame_bytes_limit
+                limit = self.limits.inbound_frame_bytes
                 message = protocol.parse_inbound(_frame_text(event), limit)
                 if not isinstance(message, protocol.Join):
                     raise ProtocolError("the first message on a socket must be join")
@@ -255,7 +255,7 @@ class SocketEndpoint:
         transport: _StarletteTransport,
     ) -> bool:
         """Handle the page's messages until its socket ends; True if the page left on purpose."""
-        joiner = PartJoiner(self.limits.frame_bytes_limit)
+        joiner = PartJoiner(self.limits.inbound_frame_bytes)
         try:
             while True:
                 event = await websocket.receive()
@@ -293,7 +293,7 @@ class SocketEndpoint:
         The parts being joined count in the page's and the process's call
         budgets, as a call in flight does.
         """
-        message = protocol.parse_inbound(raw, self.limits.frame_bytes_limit)
+        message = protocol.parse_inbound(raw, self.limits.inbound_frame_bytes)
         if not isinstance(message, protocol.Part):
             return message
         held_before = joiner.held_bytes
@@ -307,7 +307,7 @@ class SocketEndpoint:
             self._hold(session, joiner.held_bytes - held_before)
         if whole is None:
             return None
-        message = protocol.parse_inbound(whole, self.limits.frame_bytes_limit)
+        message = protocol.parse_inbound(whole, self.limits.inbound_frame_bytes)
         if isinstance(message, protocol.Part):
             raise ProtocolError("a message sent in parts cannot be a part itself")
         return message

@@ -251,7 +251,7 @@ def server_limits(app: Dash) -> dict[str, Any]:
         "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
         # The clients send long messages in parts, so no frame of theirs is larger than
         # this; a frame past the page's limit, yet under this, is refused by dash-ws.
-        "ws_max_size": min(app.websocket_limits.frame_bytes_limit, MAX_PART_FRAME_BYTES)
+        "ws_max_size": min(app.websocket_limits.inbound_frame_bytes, MAX_PART_FRAME_BYTES)
         + MESSAGE_ENVELOPE_BYTES,
         # Frames uncompressed: inflating a page's large frames costs the event loop every
         # page shares, and compressing secrets beside what a page chose leaks them by size.

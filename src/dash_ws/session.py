@@ -103,7 +103,7 @@ class SessionLimits:
         return self.outbox_bytes // 2
 
     @property
-    def frame_bytes_limit(self) -> int:
+    def inbound_frame_bytes(self) -> int:
         """Largest frame a page may send: a call whose body is at the limit, with its envelope.
 
         The body travels as a JSON string, where escaping can double it.

@@ -104,7 +104,7 @@ async def test_another_scheme_is_another_origin():
 
 async def test_a_message_limit_counts_bytes_and_the_socket_survives_it():
     app = make_app(websocket_max_message_bytes=1024 * 1024)
-    limit = app.websocket_limits.frame_bytes_limit
+    limit = app.websocket_limits.inbound_frame_bytes
     async with TestClient(app).page() as page:
         emoji = "\U0001f600" * 600_000  # under the limit in characters, past it in bytes
         frame = json.dumps({"type": "ping", "pad": emoji}, ensure_ascii=False)
