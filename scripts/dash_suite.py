@@ -19,7 +19,8 @@ so it must never be imported; see ``build_command``).
 
 This file is also the pytest plugin (``-p dash_suite``) that the run loads:
 it swaps ``dash.Dash`` before the test modules import it, points Selenium at
-the local Chromium, and prints a per-file table at the end.
+the local Chromium, gives each test's server a free port, and prints a
+per-file table at the end.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -168,6 +170,20 @@ def pytest_configure(config):
 
     SuiteDash.__name__ = SuiteDash.__qualname__ = "Dash"
     dash.Dash = dash.dash.Dash = SuiteDash
+
+
+def pytest_runtest_setup(item):
+    """Serve each test's app on a port the OS has free, not Dash's fixed 58050, 58051, ...
+
+    Two runs at once on one machine (two backends, two people) would otherwise
+    serve their apps on the same ports, and a browser could load the other
+    run's app.
+    """
+    from dash.testing.application_runners import BaseDashRunner
+
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        BaseDashRunner._next_port = probe.getsockname()[1]
 
 
 def pytest_setup_options():

@@ -419,3 +419,40 @@ def watching_page_render() -> Iterator[list[bool]]:
         yield rendered
     finally:
         _rendered_pages.reset(token)
+
+
+# ---------------------------------------------------------------- Dash's test runner
+
+
+def dash_testing_installed() -> bool:
+    """Whether ``dash[testing]`` is complete: Dash's pytest plugin then has its fixtures."""
+    try:
+        from dash.testing import plugin
+    except ImportError:
+        return False
+    return bool(getattr(plugin, "_installed", False))
+
+
+def graceful_threaded_runner() -> type:
+    """Dash's ``ThreadedRunner``, stopping a dash-ws app as uvicorn's ``should_exit`` asks.
+
+    Dash's runner stops a Flask app by killing its thread's Python code, which
+    would also kill a dash-ws app's callback threads mid-work and leave their
+    tracebacks in the next test's log; it stops gracefully only FastAPI apps,
+    through ``app._uvicorn_server``, which ``app.run()`` sets for every backend.
+    """
+    from dash.testing.application_runners import ThreadedRunner
+
+    class GracefulThreadedRunner(ThreadedRunner):
+        def stop(self) -> None:
+            server = getattr(self._app, "_uvicorn_server", None)
+            if server is not None and self.thread.is_alive():
+                server.should_exit = True
+                self.thread.join(timeout=self.stop_timeout)
+                if not self.thread.is_alive():
+                    self._app = None
+                    self.started = False
+                    return
+            super().stop()
+
+    return GracefulThreadedRunner

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import pytest
 
+from . import dash_adapter
 from .app import Dash
 from .serve import served_in_thread
 from .testing import TestClient
@@ -98,17 +99,9 @@ def dash_ws_page(dash_ws_browser: Any, dash_ws_server: Callable[..., str]) -> It
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.pluginmanager.has_plugin("dash") and _dash_testing_installed():
+    if config.pluginmanager.has_plugin("dash") and dash_adapter.dash_testing_installed():
         # Registered after Dash's plugin, so this fixture is the one dash_duo gets.
         config.pluginmanager.register(_GracefulDashThreadServer(), "dash_ws.dash_duo")
-
-
-def _dash_testing_installed() -> bool:
-    try:
-        from dash.testing import plugin
-    except ImportError:
-        return False
-    return bool(getattr(plugin, "_installed", False))
 
 
 class _GracefulDashThreadServer:
@@ -116,30 +109,5 @@ class _GracefulDashThreadServer:
 
     @pytest.fixture
     def dash_thread_server(self) -> Iterator[Any]:
-        with _graceful_runner_class()() as starter:
+        with dash_adapter.graceful_threaded_runner()() as starter:
             yield starter
-
-
-def _graceful_runner_class() -> type:
-    from dash.testing.application_runners import ThreadedRunner
-
-    class GracefulThreadedRunner(ThreadedRunner):
-        """Stops a dash-ws app's uvicorn as its ``should_exit`` asks, not by killing threads.
-
-        Killing the server's thread (Dash's way for Flask apps) would also
-        kill the app's callback threads mid-work and leave their tracebacks
-        in the next test's log.
-        """
-
-        def stop(self) -> None:
-            server = getattr(self._app, "_uvicorn_server", None)
-            if isinstance(self._app, Dash) and server is not None and self.thread.is_alive():
-                server.should_exit = True
-                self.thread.join(timeout=self.stop_timeout)
-                if not self.thread.is_alive():
-                    self._app = None
-                    self.started = False
-                    return
-            super().stop()
-
-    return GracefulThreadedRunner
