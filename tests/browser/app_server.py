@@ -15,18 +15,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from dash_ws.pytest_plugin import CHROMIUM_ARGS as CHROMIUM_ARGS  # the flags the fixtures use
+
 REPO = Path(__file__).resolve().parents[2]
 TEST_APPS = Path(__file__).resolve().parent / "apps"
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 SERVER_START_SECONDS = 20
 SERVER_STOP_SECONDS = 5
