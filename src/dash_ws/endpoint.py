@@ -102,13 +102,13 @@ class SocketEndpoint:
             except Exception:
                 logger.exception("dash-ws: websocket_identity raised")
                 refusal = CloseCode.UNAUTHORIZED, "the app could not tell whose page this is"
+        # A refused page is only told why: it gets no binding cookie.
         binding = binding_of(handshake.header("cookie"))
-        binding_header = None
-        if binding is None:
-            binding, binding_header = new_binding(self.cookie_path, handshake.scheme == "https")
-        await websocket.accept(
-            headers=[(b"set-cookie", binding_header)] if binding_header else None
-        )
+        accept_headers = None
+        if binding is None and refusal is None:
+            binding, set_cookie = new_binding(self.cookie_path, handshake.scheme == "https")
+            accept_headers = [(b"set-cookie", set_cookie)]
+        await websocket.accept(headers=accept_headers)
         transport = _StarletteTransport(websocket)
         if refusal is not None:
             code, reason = refusal
@@ -118,7 +118,7 @@ class SocketEndpoint:
         session = await self._join(websocket, transport, handshake, identity)
         if session is None:
             return
-        session.binding = binding
+        session.binding = binding or ""
         self._handlers[session] = asyncio.current_task()
         try:
             page_left = await self._serve(websocket, handshake, session, transport)
@@ -345,20 +345,14 @@ class SocketEndpoint:
         if not isinstance(error, RefusedMessage) or error.call_id is None:
             session.send_message(protocol.error_message(str(error)))
         elif session.is_new_call(error.call_id):
-            text = f"dash-ws: {error}".encode()
-            session.send_message(
-                protocol.result_message(error.call_id, error.status, "text/plain", text)
-            )
+            _answer_at_once(session, error.call_id, error.status, f"dash-ws: {error}")
 
     def _start_call(self, session: PageSession, handshake: Handshake, call: protocol.Call) -> None:
         """Run a call within the page's and the process's budgets; answer at once past them."""
         size = len(call.body)
         refusal = self._call_refusal(session, size)
         if refusal is not None:
-            status, text = refusal
-            session.send_message(
-                protocol.result_message(call.call_id, status, "text/plain", text.encode())
-            )
+            _answer_at_once(session, call.call_id, *refusal)
             return
         self._hold(session, size)
 
@@ -447,6 +441,11 @@ _LARGE_FRAME = 64 * 1024
 
 # Close codes a page sends when it goes away on purpose (closed, reloaded, navigated).
 _PAGE_LEFT = frozenset({1000, 1001})
+
+
+def _answer_at_once(session: PageSession, call_id: int, status: int, text: str) -> None:
+    """Answer a call that will not run (past a limit or a budget) with ``status`` and ``text``."""
+    session.send_message(protocol.result_message(call_id, status, "text/plain", text.encode()))
 
 
 def _frame_text(event: dict) -> str | bytes:

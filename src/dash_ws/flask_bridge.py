@@ -138,25 +138,41 @@ class FlaskCallbackBackend:
             return await self._request(*entered, view=self._run_view)
         return await self._request_beside_the_loop(*entered)
 
-    async def _request(self, environ: dict, started: bool, view: Callable) -> HttpReply:
-        """The request as Flask serves it, ``view`` standing for the route's view function."""
-        with self.flask.request_context(environ):
+    async def _request(
+        self, environ: dict, started: bool, view: Callable, step: Callable | None = None
+    ) -> HttpReply:
+        """The request as Flask serves it, ``view`` standing for the route's view function.
+
+        Each of Flask's own steps (pushing the request context, the hooks,
+        error handling, popping it) goes through ``step``; by default it runs
+        where it is.
+        """
+        step = step or _where_it_is
+        request_context = self.flask.request_context(environ)
+        await step(request_context.push)
+        error: BaseException | None = None
+        try:
             try:
                 try:
                     if not started:
-                        self._send_request_started()
-                    returned = self.flask.preprocess_request()
+                        await step(self._send_request_started)
+                    returned = await step(self.flask.preprocess_request)
                     if returned is None:
                         returned = await view()
-                except Exception as error:
-                    returned = self.flask.handle_user_exception(error)
-                response = self.flask.finalize_request(returned)
-            except Exception as error:
-                response = self.flask.handle_exception(error)
+                except Exception as raised:
+                    returned = await step(self.flask.handle_user_exception, raised)
+                response = await step(self.flask.finalize_request, returned)
+            except Exception as raised:
+                response = await step(self.flask.handle_exception, raised)
             return _reply(response)
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            await step(request_context.pop, error)
 
     async def _request_beside_the_loop(self, environ: dict, started: bool) -> HttpReply:
-        """The request with its hooks in worker threads, its async callback on this loop.
+        """The request with its steps in worker threads, its async callback on this loop.
 
         Flask runs an ``async def`` hook (``before_request``, ``after_request``,
         teardown, error handler; Dash Pages' router among them) through
@@ -169,7 +185,7 @@ class FlaskCallbackBackend:
         request = contextvars.copy_context()
         loop = asyncio.get_running_loop()
 
-        async def step(function: Callable[..., Any], *args: Any) -> Any:
+        async def in_a_thread(function: Callable[..., Any], *args: Any) -> Any:
             running = loop.run_in_executor(None, request.run, function, *args)
             try:
                 return await asyncio.shield(running)
@@ -177,28 +193,10 @@ class FlaskCallbackBackend:
                 await asyncio.wait([running])  # the step ends before the request is torn down
                 raise
 
-        request_context = self.flask.request_context(environ)
-        await step(request_context.push)
-        error: BaseException | None = None
-        try:
-            try:
-                try:
-                    if not started:
-                        await step(self._send_request_started)
-                    returned = await step(self.flask.preprocess_request)
-                    if returned is None:
-                        returned = await request.run(asyncio.ensure_future, self._run_view())
-                except Exception as raised:
-                    returned = await step(self.flask.handle_user_exception, raised)
-                response = await step(self.flask.finalize_request, returned)
-            except Exception as raised:
-                response = await step(self.flask.handle_exception, raised)
-            return _reply(response)
-        except BaseException as raised:
-            error = raised
-            raise
-        finally:
-            await step(request_context.pop, error)
+        def view_on_the_loop() -> asyncio.Future:
+            return request.run(asyncio.ensure_future, self._run_view())
+
+        return await self._request(environ, started, view=view_on_the_loop, step=in_a_thread)
 
     def _send_request_started(self) -> None:
         request_started.send(self.flask, _async_wrapper=self.flask.ensure_sync)
@@ -406,6 +404,11 @@ class FlaskCallbackBackend:
                 key = "HTTP_" + key
                 environ[key] = f"{environ[key]},{value}" if key in environ else value
         return environ
+
+
+async def _where_it_is(function: Callable[..., Any], *args: Any) -> Any:
+    """A step of Flask's request run in the calling thread and context."""
+    return function(*args)
 
 
 def _run_to_completion(coroutine: Any) -> Any:

@@ -15,6 +15,8 @@ first part; the rest of its parts are let go as they arrive.
 
 from __future__ import annotations
 
+import orjson
+
 from .errors import RefusedMessage
 from .protocol import Part, call_id_of_head, utf8_size
 
@@ -24,6 +26,25 @@ escaped as a JSON string, so a part frame stays under ``MAX_PART_FRAME_BYTES``."
 
 MAX_PART_FRAME_BYTES = 4 * 1024 * 1024
 """Largest frame a client of this version sends: the WebSocket server's frame limit."""
+
+
+def split_into_parts(text: str) -> list[str]:
+    """``text`` as the frames a client sends: itself, or ``part`` messages when it is long.
+
+    The browser client (``static/dash_ws.js``) splits the same way.
+    """
+    if len(text) <= PART_CHARS:
+        return [text]
+    return [
+        orjson.dumps(
+            {
+                "type": "part",
+                "more": start + PART_CHARS < len(text),
+                "data": text[start : start + PART_CHARS],
+            }
+        ).decode()
+        for start in range(0, len(text), PART_CHARS)
+    ]
 
 
 class PartJoiner:

@@ -34,6 +34,9 @@ MAX_CLOSE_REASON_BYTES = 123
 _MAX_ID = 2**53
 """Ids and message numbers stay below this, the largest integer JavaScript counts exactly."""
 
+MESSAGE_ENVELOPE_BYTES = 64 * 1024
+"""What a call frame carries besides its body: type, id, headers, query."""
+
 _MAX_TOKEN_CHARS = 256
 """Session ids and secrets are far shorter; anything longer is not one."""
 

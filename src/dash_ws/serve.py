@@ -29,10 +29,9 @@ from urllib.parse import urlparse
 
 import uvicorn
 
-from . import dash_adapter
+from . import dash_adapter, protocol
 from .errors import DashWsError
 from .parts import MAX_PART_FRAME_BYTES
-from .session import MESSAGE_ENVELOPE_BYTES
 
 if TYPE_CHECKING:
     from .app import Dash
@@ -252,7 +251,7 @@ def server_limits(app: Dash) -> dict[str, Any]:
         # The clients send long messages in parts, so no frame of theirs is larger than
         # this; a frame past the page's limit, yet under this, is refused by dash-ws.
         "ws_max_size": min(app.websocket_limits.inbound_frame_bytes, MAX_PART_FRAME_BYTES)
-        + MESSAGE_ENVELOPE_BYTES,
+        + protocol.MESSAGE_ENVELOPE_BYTES,
         # Frames uncompressed: inflating a page's large frames costs the event loop every
         # page shares, and compressing secrets beside what a page chose leaks them by size.
         "ws_per_message_deflate": False,

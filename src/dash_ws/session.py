@@ -75,10 +75,6 @@ _TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
 _LIVE = frozenset({SessionState.DETACHED, SessionState.ATTACHED})
 
 
-MESSAGE_ENVELOPE_BYTES = 64 * 1024
-"""What a call frame carries besides its body: type, id, headers, query."""
-
-
 @dataclass(frozen=True)
 class SessionLimits:
     """Per-page limits; see ``dash_ws.Dash`` for what each one means."""
@@ -108,7 +104,7 @@ class SessionLimits:
 
         The body travels as a JSON string, where escaping can double it.
         """
-        return 2 * self.inbound_message_bytes + MESSAGE_ENVELOPE_BYTES
+        return 2 * self.inbound_message_bytes + protocol.MESSAGE_ENVELOPE_BYTES
 
 
 class PageSession:

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from . import dash_adapter, protocol
 from .app import Dash
-from .parts import PART_CHARS
+from .parts import split_into_parts
 
 
 class ConnectionRefused(Exception):
@@ -171,14 +171,8 @@ class PageClient:
     async def _send_in_parts(self, text: str) -> None:
         """Send ``text`` as the browser client does: in ``part`` frames when it is long."""
         async with self._sending:
-            if len(text) <= PART_CHARS:
-                await self.transport.send(text)
-                return
-            for start in range(0, len(text), PART_CHARS):
-                piece = text[start : start + PART_CHARS]
-                more = start + PART_CHARS < len(text)
-                part = json.dumps({"type": "part", "more": more, "data": piece})
-                await self.transport.send(part)
+            for frame in split_into_parts(text):
+                await self.transport.send(frame)
 
     async def send_text(self, text: str) -> None:
         """Send a raw frame, for testing how the server takes bad input."""

@@ -3,10 +3,12 @@
 import flask
 import httpx
 import pytest
+import websockets
 from dash import Input, Output, callback_context, html
 
 from dash_ws import Dash
 from dash_ws.handshake import BINDING_COOKIE
+from dash_ws.serve import served_in_thread
 from dash_ws.testing import TestClient
 
 from .compat import backends
@@ -131,3 +133,34 @@ async def test_a_call_that_sets_no_cookie_names_no_token():
     async with TestClient(app).page() as page:
         result = await page.call("who.children", inputs=["t"])
     assert result.cookies is None
+
+
+async def upgrade_answer(url: str, cookie: str = "", refused: bool = False):
+    """The ``Set-Cookie`` headers of the socket's upgrade answer; with ``refused``, and the
+    close code the server then sends."""
+    origin = url.replace("ws://", "http://").split("/_")[0]
+    headers = {"cookie": cookie} if cookie else {}
+    async with websockets.connect(url, origin=origin, additional_headers=headers) as socket:
+        set_cookies = socket.response.headers.get_all("set-cookie")
+        if refused:
+            await socket.wait_closed()
+            return set_cookies, socket.close_code
+    return set_cookies, None
+
+
+async def test_the_binding_cookie_goes_to_admitted_pages_only():
+    app = cookie_app("flask")
+
+    @app.server.before_request
+    def members_only():
+        if flask.request.cookies.get("member") != "yes":
+            return flask.Response("members only", status=401)
+
+    with served_in_thread(app) as url:
+        socket_url = url.replace("http://", "ws://") + "/_dash-ws/socket?v=2&page=/"
+        stranger, stranger_code = await upgrade_answer(socket_url, refused=True)
+        member, _ = await upgrade_answer(socket_url, cookie="member=yes")
+    assert stranger_code == 4001 and stranger == []
+    [binding] = member
+    assert binding.startswith(f"{BINDING_COOKIE}=") and "HttpOnly" in binding
+    assert "SameSite=Strict" in binding

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from dash_ws.errors import RefusedMessage
-from dash_ws.parts import PartJoiner
-from dash_ws.protocol import Part
+from dash_ws.parts import PART_CHARS, PartJoiner, split_into_parts
+from dash_ws.protocol import Part, parse_inbound
 
 ROOM = 10**9
 
@@ -65,3 +65,15 @@ def test_past_the_pages_budget_the_call_is_refused_413():
         joiner.add(first, page_room=50, process_room=ROOM)
     assert (refused.value.status, refused.value.call_id) == (413, 4)
     assert "websocket_page_call_bytes" in str(refused.value)
+
+
+def test_what_a_client_splits_the_joiner_joins_back():
+    message = json.dumps(
+        {"type": "call", "id": 5, "body": "é" * (PART_CHARS + 10)}, ensure_ascii=False
+    )
+    frames = split_into_parts(message)
+    assert len(frames) == 2
+    joiner = PartJoiner(max_bytes=10 * PART_CHARS)
+    parts = [parse_inbound(frame, 10 * PART_CHARS) for frame in frames]
+    assert [joiner.add(part, ROOM, ROOM) for part in parts] == [None, message]
+    assert split_into_parts('{"type":"ping"}') == ['{"type":"ping"}']
