@@ -2,8 +2,9 @@
 # Runs the whole test suite: unit, in-process integration, and browser tests.
 # Creates .venv on first use and installs what the tests need: the package with
 # its test extras from PyPI, Debian's chromium for the browser tests and Node.js
-# for the browser client's unit tests, and its chromedriver for the tests that
-# run dash-ws apps under Dash's own dash_duo fixture.
+# for the browser client's unit tests, its chromedriver for the tests that
+# run dash-ws apps under Dash's own dash_duo fixture, and redis-server for the
+# tests of topics and of pages served by several workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null

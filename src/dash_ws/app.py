@@ -18,8 +18,10 @@ import dash
 from . import dash_adapter
 from .admission import AdmissionPolicy
 from .asgi import CLIENT_SOURCE, DashWsASGI, require_websocket_implementation
+from .brokers import TopicHistory, broker_for, url_of, use_by_default
 from .endpoint import PROCESS_CALL_BYTES, SessionInfo, SocketEndpoint
 from .execution import CallbackBackend, CallbackExecutor, PersistentCallback
+from .feeds import Feed
 from .protocol import CloseCode
 from .registration import SocketCallbacks, process_callbacks
 from .routes import Routes
@@ -31,6 +33,7 @@ _CLIENT_HASH = hashlib.sha256(CLIENT_SOURCE).hexdigest()[:12]
 # The defaults live with the settings they fill; the arguments below say them in ms.
 _LIMITS = SessionLimits()
 _POLICY = AdmissionPolicy()
+_HISTORY = TopicHistory()
 
 
 def _ms(seconds: float) -> int:
@@ -86,6 +89,16 @@ class Dash(dash.Dash):
     :param websocket_reauthorize_interval: milliseconds between asking the
         app's protection again about each open page; a page it refuses is
         closed with 4001 and its persistent callbacks stop. 0 never asks again.
+    :param websocket_broker: where topics live and page sessions are found:
+        ``"memory://"`` (default: this process) or ``"redis://host:port/db"``
+        (every worker and process naming it; ``pip install 'dash-ws[redis]'``),
+        or a Dash 4.5 ``RedisSharedStorage`` to share its Redis. Default: the
+        ``DASH_WS_BROKER`` environment variable, else memory. With Redis, a page
+        whose connection drops may resume on any worker.
+    :param websocket_topic_history: messages each topic keeps for pages and
+        workers that were away (default 1000).
+    :param websocket_topic_seconds: the oldest message age a topic keeps, in
+        seconds (default 300).
     :param backend: ``"flask"`` (default), or ``"fastapi"``/``"quart"`` with dash>=4.2.
     """
 
@@ -109,6 +122,9 @@ class Dash(dash.Dash):
         websocket_call_headers: Iterable[str] = _POLICY.call_headers,
         websocket_identity: Callable[[], Hashable] | None = None,
         websocket_reauthorize_interval: int = _ms(_POLICY.reauthorize_interval),
+        websocket_broker: Any = None,
+        websocket_topic_history: int = _HISTORY.count,
+        websocket_topic_seconds: float = _HISTORY.seconds,
         backend: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -136,6 +152,11 @@ class Dash(dash.Dash):
             max_running_calls=websocket_max_running_calls,
             streams_patches=dash_adapter.HAS_CLIENTSIDE_PATCH,
         )
+        self.websocket_broker = url_of(websocket_broker)
+        self.websocket_topic_history = TopicHistory(
+            websocket_topic_history, websocket_topic_seconds
+        )
+        use_by_default(self.websocket_broker)
         self.socket_callbacks = SocketCallbacks()
         self._socket_callbacks_adopted = False
         dash_adapter.install_streaming_hook()
@@ -187,6 +208,16 @@ class Dash(dash.Dash):
     def persistent_callbacks(self) -> list[PersistentCallback]:
         return self.socket_callbacks.persistent + process_callbacks.persistent
 
+    @property
+    def feeds(self) -> list[Feed]:
+        return self.socket_callbacks.feeds + process_callbacks.feeds
+
+    def feed(
+        self, topic: str, *outputs: Any, on_gap: Callable[[], Any] | None = None
+    ) -> Callable[[Callable], Callable]:
+        """``dash_ws.feed`` for this app only."""
+        return self.socket_callbacks.register_feed(topic, outputs, on_gap)
+
     def websocket_outputs(self) -> set[str]:
         """Output keys of the callbacks that go over the socket in per-callback mode."""
         return (
@@ -218,11 +249,13 @@ class Dash(dash.Dash):
         return dash_adapter.page_config(
             super()._config(),
             {
-                "enabled": bool(self.websocket_callbacks or outputs or self.persistent_callbacks),
+                "enabled": bool(
+                    self.websocket_callbacks or outputs or self.persistent_callbacks or self.feeds
+                ),
                 "url": routes.socket_url,
                 "all_callbacks": self.websocket_callbacks,
                 "outputs": sorted(outputs),
-                "persistent": bool(self.persistent_callbacks),
+                "persistent": bool(self.persistent_callbacks or self.feeds),
                 "update_path": routes.update_url,
                 "cookies_url": routes.cookies_url,
                 "heartbeat_ms": int(self.websocket_limits.liveness_timeout * 1000 / 3),
@@ -259,6 +292,8 @@ class Dash(dash.Dash):
                 self.websocket_policy,
                 call_bytes=self.websocket_call_bytes,
                 cookie_path=self.config.requests_pathname_prefix,
+                broker=broker_for(self.websocket_broker, self.websocket_topic_history),
+                feeds=lambda: self.feeds,
             ),
             inner_has_lifespan=inner_is_asgi,
         )

@@ -68,23 +68,36 @@ class DashWsASGI:
             await self.inner(scope, receive, send)
 
     async def _lifespan(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """Start-up reaches the broker (a failure names it and stops the server); shutdown
+        ends every session."""
         if self._inner_has_lifespan:
 
-            async def send_after_shutdown(message: dict) -> None:
+            async def send_between(message: dict) -> None:
+                if message["type"] == "lifespan.startup.complete":
+                    message = await self._started() or message
                 if message["type"] == "lifespan.shutdown.complete":
                     await self.endpoint.end_sessions()
                 await send(message)
 
-            await self.inner(scope, receive, send_after_shutdown)
+            await self.inner(scope, receive, send_between)
             return
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
+                await send(await self._started() or {"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.endpoint.end_sessions()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _started(self) -> dict | None:
+        """Start the endpoint; the failure message for the server if it cannot start."""
+        try:
+            await self.endpoint.start()
+        except DashWsError as error:
+            logger.error("%s", error)
+            return {"type": "lifespan.startup.failed", "message": str(error)}
+        return None
 
     def release(self) -> None:
         """After the server stopped: sessions it left are ended, threads stopped."""

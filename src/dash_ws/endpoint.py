@@ -19,20 +19,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 
 from starlette.websockets import WebSocket as StarletteWebSocket
 
 from . import protocol
 from .admission import AdmissionPolicy, default_identity
+from .brokers import Broker, MemoryBroker
 from .cookies import CookieExchange, new_binding
 from .errors import ProtocolError, RefusedMessage
 from .execution import CallbackExecutor
+from .feeds import Feed, FeedRunner
 from .handshake import Handshake, binding_of, origin_allowed
 from .parts import PartJoiner
 from .protocol import CloseCode
 from .session import PageSession, SessionLimits
+from .topics import TopicHub
+from .workers import warn_if_unshared
 
 logger = logging.getLogger("dash_ws")
 
@@ -79,6 +83,10 @@ class SocketEndpoint:
     call_bytes: int = PROCESS_CALL_BYTES
     cookie_path: str = "/"
     """Where the binding cookie applies: the app's requests prefix (``cookies.py``)."""
+    broker: Broker = field(default_factory=MemoryBroker)
+    """Where topics live and, with Redis, where sessions are found from any worker."""
+    feeds: Callable[[], list[Feed]] = list
+    """The app's feeds, read when the first page is ready (registration may come late)."""
     sessions: dict[str, PageSession] = field(default_factory=dict, init=False)
     held_call_bytes: int = field(default=0, init=False)
     """Bytes of the bodies of every page's calls in flight."""
@@ -90,8 +98,34 @@ class SocketEndpoint:
 
     def __post_init__(self) -> None:
         self.cookie_route = CookieExchange(self.sessions, self.policy, self._identity)
+        self.hub = TopicHub(self.broker)
+        self._feed_runners: list[FeedRunner] | None = None
+        self.relay = None
+        if self.broker.shares_sessions:
+            from .relay import Relay
+
+            self.relay = Relay(self.broker, self)
+        self._started: asyncio.Future | None = None
+
+    async def start(self) -> None:
+        """Reach the broker and, with Redis, join the other workers; once, at start-up.
+
+        Raises ``BrokerUnavailable`` naming the broker when it cannot be reached.
+        """
+        if self._started is None:
+            self._started = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._started)
+
+    async def _start(self) -> None:
+        await self.broker.start()
+        if self.relay is not None:
+            await self.relay.start()
+        for runner in self.feed_runners:
+            await runner.start()
+        warn_if_unshared(self.broker)
 
     async def __call__(self, scope: dict, receive, send) -> None:
+        await self.start()
         websocket = StarletteWebSocket(scope, receive, send)
         handshake = Handshake.from_scope(scope)
         refusal = await self._refusal(websocket, handshake)
@@ -115,9 +149,13 @@ class SocketEndpoint:
             logger.warning("dash-ws: refused a page from %s: %s", _peer(handshake), reason)
             await transport.close(code, reason)
             return
-        session = await self._join(websocket, transport, handshake, identity)
-        if session is None:
+        join = await self._join_message(websocket, transport)
+        if join is None:
             return
+        if join.resumes and join.session not in self.sessions and self.relay is not None:
+            if await self.relay.serve(websocket, transport, handshake, identity, join):
+                return
+        session = await self._join(transport, handshake, identity, join)
         session.binding = binding or ""
         self._handlers[session] = asyncio.current_task()
         try:
@@ -174,15 +212,12 @@ class SocketEndpoint:
 
     async def _join(
         self,
-        websocket: StarletteWebSocket,
         transport: _StarletteTransport,
         handshake: Handshake,
         identity: Hashable,
-    ) -> PageSession | None:
-        """Wait for the page's ``join``; attach the session it resumes, or a new one."""
-        join = await self._join_message(websocket, transport)
-        if join is None:
-            return None
+        join: protocol.Join,
+    ) -> PageSession:
+        """Attach the session the page's ``join`` resumes, or a new one."""
         if join.resumes:
             session = self.sessions.get(join.session)
             if (
@@ -191,15 +226,32 @@ class SocketEndpoint:
                 and await session.attach(transport, resume_after=join.seen)
             ):
                 session.handshake = handshake
+                self.resumed(session)
                 logger.info("dash-ws: page %s resumed its session", session.id[:8])
                 return session
             logger.info("dash-ws: a page from %s could not resume; new session", _peer(handshake))
-        session = PageSession(self.limits, on_end=self._forget, identity=identity)
+        session = PageSession(self.limits, on_end=self._forget, identity=identity, hub=self.hub)
         session.handshake = handshake
         self.sessions[session.id] = session
         self._keep_authorized(session)
+        if self.relay is not None:
+            await self.relay.register(session)
         await session.attach(transport, resume_after=None)
         return session
+
+    @property
+    def feed_runners(self) -> list[FeedRunner]:
+        if self._feed_runners is None:
+            history = self.broker.history.count
+            self._feed_runners = [
+                FeedRunner(feed, self.hub, self.executor, history) for feed in self.feeds()
+            ]
+        return self._feed_runners
+
+    def resumed(self, session: PageSession) -> None:
+        """The page is back on a socket: its feeds send what it missed."""
+        for runner in self.feed_runners:
+            runner.resumed(session)
 
     async def _join_message(
         self, websocket: StarletteWebSocket, transport: _StarletteTransport
@@ -241,6 +293,10 @@ class SocketEndpoint:
 
     def _forget(self, session: PageSession) -> None:
         self.sessions.pop(session.id, None)
+        for runner in self.feed_runners:
+            runner.remove(session)
+        if self.relay is not None:
+            self.relay.forget(session)
         handler = self._handlers.pop(session, None)
         if handler is not None and handler is not asyncio.current_task():
             handler.cancel()  # it waits on a socket whose page never answered the close
@@ -263,27 +319,36 @@ class SocketEndpoint:
                     return event.get("code", 1000) in _PAGE_LEFT
                 if not session.serves(transport):
                     continue  # the session moved to another socket; this one is on its way out
-                session.heard()
                 raw = _frame_text(event)
                 del event
                 large = len(raw) > _LARGE_FRAME
-                try:
-                    message = self._read(raw, joiner, session)
-                except ProtocolError as error:
-                    logger.info("dash-ws: refused a message from %s: %s", _peer(handshake), error)
-                    self._refuse(session, error)
-                    message = None
-                finally:
-                    del raw
-                if message is not None:
-                    self._handle(session, session.handshake, message)
+                self.take_frame(session, joiner, raw, handshake)
+                del raw
                 if large:
                     # Frames already received are handed over without a pause; after a large
                     # one, let other pages' work run before taking the next.
                     await asyncio.sleep(0)
         finally:
-            self._hold(session, -joiner.held_bytes)
-            joiner.release()
+            self.release_parts(session, joiner)
+
+    def take_frame(
+        self, session: PageSession, joiner: PartJoiner, raw: str | bytes, handshake: Handshake
+    ) -> None:
+        """Handle one frame from the page, whichever worker its socket is on."""
+        session.heard()
+        try:
+            message = self._read(raw, joiner, session)
+        except ProtocolError as error:
+            logger.info("dash-ws: refused a message from %s: %s", _peer(handshake), error)
+            self._refuse(session, error)
+            return
+        if message is not None:
+            self._handle(session, session.handshake, message)
+
+    def release_parts(self, session: PageSession, joiner: PartJoiner) -> None:
+        """The socket ended: parts of a message it never finished no longer count."""
+        self._hold(session, -joiner.held_bytes)
+        joiner.release()
 
     def _read(
         self, raw: str | bytes, joiner: PartJoiner, session: PageSession
@@ -337,6 +402,8 @@ class SocketEndpoint:
         elif isinstance(message, protocol.Ready) and not session.persistent_started:
             session.persistent_started = True
             self.executor.start_persistent(session, handshake)
+            for runner in self.feed_runners:
+                runner.add(session)
         elif isinstance(message, protocol.Join):
             session.send_message(protocol.error_message("this socket has joined already"))
 
@@ -426,6 +493,10 @@ class SocketEndpoint:
             logger.warning("dash-ws: a session's callbacks did not stop with the server")
         finally:
             self.executor.shutdown()
+            for runner in self.feed_runners:
+                runner.stop()
+            if self.relay is not None:
+                await self.relay.stop()
 
     def abandon_sessions(self) -> None:
         """The server's loop is gone: mark every session ended and stop the threads."""

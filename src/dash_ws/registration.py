@@ -15,6 +15,7 @@ import dash
 
 from . import dash_adapter
 from .execution import PersistentCallback
+from .feeds import Feed
 
 _DEPENDENCY_KEYWORDS = ("output", "inputs", "state")
 
@@ -25,6 +26,7 @@ class SocketCallbacks:
 
     websocket_outputs: set[str] = field(default_factory=set)
     persistent: list[PersistentCallback] = field(default_factory=list)
+    feeds: list[Feed] = field(default_factory=list)
 
     def register(
         self,
@@ -68,8 +70,24 @@ class SocketCallbacks:
         """Take over ``other``'s callbacks, leaving it empty."""
         self.websocket_outputs |= other.websocket_outputs
         self.persistent.extend(other.persistent)
+        self.feeds.extend(other.feeds)
         other.websocket_outputs.clear()
         other.persistent.clear()
+        other.feeds.clear()
+
+    def register_feed(
+        self, topic: str, outputs: tuple, on_gap: Callable[[], Any] | None
+    ) -> Callable[[Callable], Callable]:
+        if not isinstance(topic, str) or not topic:
+            raise TypeError(f"a feed's topic is a non-empty str, not {topic!r}")
+        if not outputs or not all(isinstance(o, dash.Output) for o in outputs):
+            raise TypeError("a feed names one or more dash.Output it streams to")
+
+        def decorator(render: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            self.feeds.append(Feed(topic, tuple(outputs), render, on_gap))
+            return render
+
+        return decorator
 
     def _register_persistent(self, function: Callable[[], Any]) -> Callable[[], Any]:
         self.persistent.append(PersistentCallback(function))
@@ -98,3 +116,18 @@ def callback(
         websocket,
         persistent,
     )
+
+
+def feed(
+    topic: str, *outputs: Any, on_gap: Callable[[], Any] | None = None
+) -> Callable[[Callable], Callable]:
+    """Stream ``topic`` to every page's ``outputs``, rendered by the decorated function.
+
+    The function takes one published message and returns the outputs' values
+    (one value per ``Output``, ``no_update`` and ``Patch`` allowed), as a
+    callback does. It runs once per message on each worker, not once per
+    page, and its values are encoded once. ``on_gap``, a function of no
+    arguments returning the same outputs' values, brings up to date a page
+    that missed more than the topic's history holds.
+    """
+    return process_callbacks.register_feed(topic, outputs, on_gap)

@@ -31,12 +31,13 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import protocol
+from .brokers import Cursor
 from .cookies import CookieJar
 from .deadlines import Deadline, IdleTimer
 from .delivery import Delivery, Transport
@@ -44,6 +45,7 @@ from .errors import InvalidState, SocketClosed, UnsupportedDash
 from .outbox import Outbox
 from .prop_reads import PropReads
 from .protocol import CloseCode, ComponentId
+from .topics import PageSubscription, TopicHub, TopicMessage
 
 logger = logging.getLogger("dash_ws")
 
@@ -115,6 +117,7 @@ class PageSession:
         limits: SessionLimits,
         on_end: Callable[[PageSession], None],
         identity: Any = None,
+        hub: TopicHub | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.id = secrets.token_urlsafe(18)
@@ -144,6 +147,11 @@ class PageSession:
         self.persistent_tasks: set[asyncio.Future] = set()
         self.persistent_started = False
         self.highest_call_id = 0
+        self.hub = hub
+        """The topics of this worker, which ``ctx.websocket.subscribe`` follows."""
+        self.subscriptions: set[PageSubscription] = set()
+        self.feed_cursors: dict[str, Cursor] = {}
+        """Each feed's last message sent to the page (``feeds.py``)."""
         self._on_end = on_end
         self._transport: Transport | None = None
         self._inactivity = IdleTimer(self.loop, limits.inactivity_timeout, self._inactive)
@@ -168,6 +176,10 @@ class PageSession:
     @property
     def is_detached(self) -> bool:
         return self.state is SessionState.DETACHED
+
+    @property
+    def is_attached(self) -> bool:
+        return self.state is SessionState.ATTACHED
 
     def serves(self, transport: Transport) -> bool:
         """True while ``transport`` is this session's socket (not one it has moved on from)."""
@@ -427,6 +439,8 @@ class PageSession:
         self._chores.clear()
         self.delivery.stop()
         self._on_end(self)
+        for subscription in list(self.subscriptions):
+            subscription.close()
         self.reads.fail_all(SocketClosed("the page's socket closed"))
         for task in list(self.running_calls):
             task.cancel()
@@ -542,6 +556,17 @@ class WebSocket:
     async def set_prop(self, component_id: ComponentId, prop_name: str, value: Any) -> None:
         self.set_prop_sync(component_id, prop_name, value)
 
+    def subscribe(self, topic: str) -> AsyncIterator[TopicMessage]:
+        """Follow ``topic`` from now on: ``async for message in ctx.websocket.subscribe(t)``.
+
+        Yields ``TopicMessage``s in order, each once; one with ``gap=True``
+        says messages were lost before it (the topic's history no longer held
+        them) and the page should be brought up to date another way. The
+        iteration ends when the page's session does. It follows from its
+        first ``async for`` step, or from ``async with ... as messages``.
+        """
+        return _Subscribing(self._session, topic)
+
     async def close(self, code: int = 1000, reason: str = "Connection closed") -> None:
         """Close the page's socket; the callback may go on, but its updates go nowhere."""
         session = self._session
@@ -551,6 +576,54 @@ class WebSocket:
             await asyncio.wrap_future(
                 asyncio.run_coroutine_threadsafe(session.close(code, reason), session.loop)
             )
+
+
+class _Subscribing:
+    """A subscription that starts following its topic on the first ``async for`` step."""
+
+    def __init__(self, session: PageSession, topic: str) -> None:
+        if not isinstance(topic, str) or not topic:
+            raise TypeError(f"a topic is a non-empty str, not {topic!r}")
+        if session.hub is None:
+            raise RuntimeError("this page's socket has no topics")
+        self._session = session
+        self._topic = topic
+        self._subscription: PageSubscription | None = None
+
+    def __aiter__(self) -> _Subscribing:
+        return self
+
+    async def __anext__(self) -> TopicMessage:
+        if self._subscription is None:
+            await self._start()
+        if self._subscription is None:
+            raise StopAsyncIteration  # the page had gone already
+        return await self._subscription.__anext__()
+
+    async def _start(self) -> None:
+        session = self._session
+        if self._subscription is not None or not session.is_live:
+            return
+        if _running_loop() is not session.loop:
+            raise RuntimeError("subscribe from the page's event loop: an async callback")
+        limit = session.hub.broker.history.count
+        self._subscription = PageSubscription(session.hub, self._topic, limit)
+        session.subscriptions.add(self._subscription)
+        await self._subscription.start()
+
+    async def aclose(self) -> None:
+        """Stop following the topic before the session ends."""
+        if self._subscription is not None:
+            self._subscription.close()
+            self._session.subscriptions.discard(self._subscription)
+
+    async def __aenter__(self) -> _Subscribing:
+        """``async with ctx.websocket.subscribe(topic) as messages``: following from here."""
+        await self._start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 current_websocket: ContextVar[WebSocket | None] = ContextVar(

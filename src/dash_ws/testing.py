@@ -96,6 +96,9 @@ class PageClient:
     props: dict[tuple[Any, str], Any] = field(default_factory=dict)
     updates: list[Update] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+    pongs: int = 0
+    """Topics of feeds whose messages the page missed beyond their history, as told."""
     closed: Closed | None = None
     session_id: str | None = None
     session_secret: str | None = None
@@ -215,9 +218,24 @@ class PageClient:
         await asyncio.gather(self._reader, return_exceptions=True)
 
     async def drop(self) -> None:
-        """Lose the connection without a goodbye, as a network failure does."""
+        """Lose the connection without a goodbye, as a network failure does.
+
+        For an in-process page, returns once the server has seen the drop.
+        """
         await self.transport.close(1006)
         await asyncio.gather(self._reader, return_exceptions=True)
+        if isinstance(self.transport, _InProcessTransport):
+            await self.transport.served()
+
+    async def synced(self, timeout: float = 10.0) -> None:
+        """Wait until the server has handled every message this page sent before.
+
+        A ``ping`` goes last and the server answers it in turn: once its
+        ``pong`` is back, what came before it (``ready`` included) is done.
+        """
+        pongs = self.pongs
+        await self.transport.send(json.dumps({"type": "ping"}))
+        await self.wait_for(lambda page: page.pongs > pongs, timeout)
 
     async def reconnect(self) -> None:
         """Open a new socket asking to resume this page's session, as the browser client does.
@@ -322,6 +340,10 @@ class PageClient:
             await self.transport.send(json.dumps(reply))
         elif kind == "error":
             self.errors.append(message["message"])
+        elif kind == "gap":
+            self.gaps.append(message["topic"])
+        elif kind == "pong":
+            self.pongs += 1
 
 
 def _located(value: Any, path: list) -> Any:
@@ -386,6 +408,10 @@ class _InProcessTransport:
 
     async def close(self, code: int = 1001) -> None:
         await self._to_app.put({"type": "websocket.disconnect", "code": code})
+
+    async def served(self) -> None:
+        """Wait until the app has finished with this socket."""
+        await asyncio.gather(self._app_task, return_exceptions=True)
         await asyncio.gather(self._app_task, return_exceptions=True)
 
 

@@ -570,6 +570,12 @@
       case 'error':
         log('error', message.message);
         break;
+      case 'gap':
+        // A feed's history no longer held what this page missed while away.
+        log('warn', 'messages of topic ' + message.topic + ' were lost while this page was away');
+        window.dash_ws.gaps = (window.dash_ws.gaps || 0) + 1;
+        document.dispatchEvent(new CustomEvent('dash-ws:gap', {detail: {topic: message.topic}}));
+        break;
       case 'pong':
         break;
       default:

@@ -1,0 +1,216 @@
+"""``@feed(topic, Output(...))``: one topic streamed to every page, rendered once per worker.
+
+The spec's live-data pattern runs one loop per page: a thousand viewers of
+one price cost a thousand loops and a thousand encodes of the same value. A
+feed is declared once for the app instead. Its function turns a topic message
+into the outputs' values, as a callback would; it runs once per message on
+each worker, its values are encoded once, and the same bytes go to every
+page, which receives them as ``set_props``.
+
+Each page keeps its place in each feed (a ``Cursor``). While the page is
+away its place stays put; when it resumes, on this worker or through another
+(``relay.py``), it gets what it missed from the feed's recent renderings, in
+order, once. When those no longer reach back to its place, the page is told
+(a ``gap`` message in its console and a ``dash-ws-gap`` DOM event) and, if
+the feed has an ``on_gap`` function, gets its values: the whole state to
+start again from, as Centrifugo's "recovered: false" asks of a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import dash
+import orjson
+
+from . import protocol
+from .brokers import Cursor, TopicEntry
+from .topics import TopicHub, _decoded
+
+if TYPE_CHECKING:
+    from .execution import CallbackExecutor
+    from .session import PageSession
+
+logger = logging.getLogger("dash_ws")
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A topic, the outputs it feeds, and how a message becomes their values."""
+
+    topic: str
+    outputs: tuple[Any, ...]
+    render: Callable[[Any], Any]
+    on_gap: Callable[[], Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.topic} -> {getattr(self.render, '__qualname__', 'render')}"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One message's outputs, encoded once: ``(component, {prop: value}, patched props)``."""
+
+    cursor: Cursor
+    sets: tuple[tuple[bytes, dict[str, bytes], frozenset], ...]
+
+
+def encode_outputs(outputs: Sequence[Any], values: Any) -> tuple:
+    """The ``set`` parts of ``values`` for ``outputs``, grouped by component; ``no_update``
+    values are left out, as Dash leaves them out of a callback's answer."""
+    if len(outputs) == 1:
+        values = [values]
+    elif not isinstance(values, (list, tuple)) or len(values) != len(outputs):
+        raise ValueError(f"a feed with {len(outputs)} outputs returns that many values")
+    grouped: dict[bytes, dict[str, bytes]] = {}
+    for output, value in zip(outputs, values):
+        if value is dash.no_update:
+            continue
+        component = protocol.encode_component_id(output.component_id)
+        grouped.setdefault(component, {})[output.component_property] = protocol.encode_value(value)
+    return tuple(
+        (component, props, frozenset(n for n, v in props.items() if protocol.is_patch(v)))
+        for component, props in grouped.items()
+    )
+
+
+@dataclass
+class FeedRunner:
+    """One feed on one worker: renders each message once, hands it to every page."""
+
+    feed: Feed
+    hub: TopicHub
+    executor: CallbackExecutor
+    keep: int
+    """Renderings kept for pages that resume: the topic history's count."""
+    pages: set[PageSession] = field(default_factory=set)
+    recent: deque[Rendered] = field(init=False)
+    _queue: asyncio.Queue = field(default_factory=asyncio.Queue, init=False)
+    _task: asyncio.Task | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.recent = deque(maxlen=self.keep)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    position: Cursor = field(default=Cursor(), init=False)
+    """The last message of the topic this runner has handled."""
+
+    async def start(self) -> None:
+        """Follow the topic on this worker, before any page joins."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+            await self.hub.follow(self.feed.topic, self)
+            self.position = self.hub.position(self.feed.topic)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+            self.hub.unfollow(self.feed.topic, self)
+
+    def add(self, session: PageSession) -> None:
+        """Stream this feed to ``session`` from now on."""
+        session.feed_cursors[self.feed.topic] = self.position
+        self.pages.add(session)
+
+    def remove(self, session: PageSession) -> None:
+        self.pages.discard(session)
+
+    def receive(self, entries: list[TopicEntry], gap: bool) -> None:
+        self._queue.put_nowait((entries, gap, None))
+
+    def resumed(self, session: PageSession) -> None:
+        """``session``'s page is back: it gets what it missed, in line with what comes next."""
+        if session in self.pages:
+            self._queue.put_nowait(([], False, session))
+
+    async def _run(self) -> None:
+        """Handle, one at a time and in order, messages and pages that resumed."""
+        while True:
+            entries, gap, resumed = await self._queue.get()
+            try:
+                if resumed is not None:
+                    await self._catch_up(resumed)
+                else:
+                    await self._handle(entries, gap)
+            except Exception:
+                logger.exception("dash-ws: feed %s failed", self.feed.name)
+
+    async def _handle(self, entries: list[TopicEntry], gap: bool) -> None:
+        if gap:
+            self.recent.clear()
+            self.position = entries[0].cursor if entries else self.hub.position(self.feed.topic)
+            for session in list(self.pages):
+                if session.is_attached:
+                    await self._gap(session)
+        for entry in entries:
+            self.position = entry.cursor
+            rendered = await self._render(entry)
+            self.recent.append(rendered)
+            for session in list(self.pages):
+                if session.is_attached:
+                    self._send(session, rendered)
+
+    async def _render(self, entry: TopicEntry) -> Rendered:
+        try:
+            values = await self._call(self.feed.render, _decoded(entry))
+            return Rendered(entry.cursor, encode_outputs(self.feed.outputs, values))
+        except Exception:
+            logger.exception(
+                "dash-ws: feed %s could not render message %d", self.feed.name, entry.number
+            )
+            return Rendered(entry.cursor, ())  # keeps the place of pages that follow
+
+    async def _call(self, function: Callable, *args: Any) -> Any:
+        if asyncio.iscoroutinefunction(function):
+            return await function(*args)
+        return await self.executor.in_thread(function, *args)
+
+    def _send(self, session: PageSession, rendered: Rendered) -> None:
+        for component, props, patched in rendered.sets:
+            session.delivery.queue_set(component, props, patched)
+        session.feed_cursors[self.feed.topic] = rendered.cursor
+
+    async def _catch_up(self, session: PageSession) -> None:
+        """Send what the page missed while away, or tell it of the gap."""
+        place = session.feed_cursors.get(self.feed.topic, Cursor())
+        missed = [r for r in self.recent if _after(r.cursor, place)]
+        reaches_back = place == self.position or (
+            bool(missed)
+            and missed[0].cursor.epoch == place.epoch
+            and missed[0].cursor.number == place.number + 1
+        )
+        if reaches_back:
+            for rendered in missed:
+                self._send(session, rendered)
+            return
+        await self._gap(session)
+        if self.feed.on_gap is None:
+            for rendered in self.recent:
+                self._send(session, rendered)
+
+    async def _gap(self, session: PageSession) -> None:
+        session.send_message(orjson.dumps({"type": "gap", "topic": self.feed.topic}))
+        session.feed_cursors[self.feed.topic] = self.position
+        if self.feed.on_gap is None:
+            return
+        try:
+            values = await self._call(self.feed.on_gap)
+            sets = encode_outputs(self.feed.outputs, values)
+        except Exception:
+            logger.exception("dash-ws: on_gap of feed %s failed", self.feed.name)
+            return
+        for component, props, patched in sets:
+            session.delivery.queue_set(component, props, patched)
+
+
+def _after(cursor: Cursor, place: Cursor) -> bool:
+    return cursor.epoch != place.epoch or cursor.number > place.number
