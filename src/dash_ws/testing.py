@@ -470,6 +470,20 @@ class TestClient:
         by default the app's root page. ``join=False`` opens the socket and
         sends nothing, for a test to choose the first message itself.
         """
+        connector = self.connector(headers, origin, protocol_version, page)
+        async with _opened(PageClient(self.app, await connector(), connector), join) as client:
+            yield client
+
+    def connector(
+        self,
+        headers: dict[str, str] | None = None,
+        origin: str | None = None,
+        protocol_version: int = protocol.VERSION,
+        page: str | None = None,
+    ) -> _Connector:
+        """What opens a page's socket on this app; give it to a page of another app
+        (``page.connector = ...``) and its next ``reconnect`` comes here, as a
+        balancer may send it to another worker."""
         scheme, host = self.base_url.split("://", 1)
         page_headers = {"host": host, "origin": origin or self.base_url, **(headers or {})}
         page_url = page or self.app.config.requests_pathname_prefix
@@ -494,8 +508,7 @@ class TestClient:
             await transport.accepted()
             return transport
 
-        async with _opened(PageClient(self.app, await connector(), connector), join) as client:
-            yield client
+        return connector
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""A real ``redis-server`` (Debian's) for tests: a free port, a temporary directory, kill and restart.
+"""A real ``redis-server`` (Debian's) for tests: a free port, a temporary directory, restarts.
 
 ``persistent=True`` keeps an append-only file fsynced on every write, so a
 killed and restarted server comes back with every message it had taken: what
@@ -21,7 +21,7 @@ STOP_SECONDS = 10
 class RedisServer:
     def __init__(self, directory: Path, persistent: bool = True) -> None:
         if shutil.which("redis-server") is None:
-            raise RuntimeError("these tests need Debian's redis-server: apt-get install redis-server")
+            raise RuntimeError("the tests need Debian's redis-server: apt-get install redis-server")
         self.directory = directory
         self.persistent = persistent
         self.port = free_port()
@@ -33,13 +33,20 @@ class RedisServer:
         """Start (or start again, on the same port and files) and wait until it accepts."""
         arguments = [
             "redis-server",
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.directory),
-            "--save", "",
-            "--appendonly", "yes" if self.persistent else "no",
-            "--appendfsync", "always",
-            "--protected-mode", "no",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.persistent else "no",
+            "--appendfsync",
+            "always",
+            "--protected-mode",
+            "no",
         ]
         self.process = subprocess.Popen(
             arguments, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -66,8 +66,7 @@ async def test_publishers_in_other_processes_are_numbered_in_one_order(redis_ser
         "    dash_ws.publish('prices', {'from': sys.argv[1], 'i': i}, broker=sys.argv[2])\n"
     )
     publishers = [
-        subprocess.Popen([sys.executable, "-c", script, str(n), redis_server.url])
-        for n in range(3)
+        subprocess.Popen([sys.executable, "-c", script, str(n), redis_server.url]) for n in range(3)
     ]
     for publisher in publishers:
         assert publisher.wait(60) == 0

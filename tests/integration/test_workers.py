@@ -1,0 +1,175 @@
+"""Any worker serves any page: two apps sharing one Redis, as two workers of one deployment.
+
+Both apps run in this process, each with its own sessions, endpoint and
+relay, as two uvicorn workers would; a page opened on one reconnects to the
+other, as a balancer without sticky routing sends it.
+"""
+
+import asyncio
+
+from dash import Input, Output, Patch, html
+
+import dash_ws
+from dash_ws import Dash, ctx, set_props
+from dash_ws.relay import session_key
+from dash_ws.testing import TestClient
+
+from .compat import needs_clientside_patch
+
+
+class Ticker:
+    """A persistent callback's progress, shared with the test."""
+
+    def __init__(self) -> None:
+        self.starts = 0
+        self.release = asyncio.Event()
+        self.sent = 0
+        self._changed = asyncio.Condition()
+
+    async def changed(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def until(self, condition, timeout: float = 20.0) -> None:
+        async def satisfied() -> None:
+            async with self._changed:
+                await self._changed.wait_for(condition)
+
+        await asyncio.wait_for(satisfied(), timeout)
+
+
+def worker(url: str, ticker: Ticker, **options) -> Dash:
+    app = Dash(__name__, websocket_broker=url, **options)
+    app.layout = html.Div([html.Div(id="ticks"), html.Div(id="price")])
+
+    @app.callback(persistent=True)
+    async def tick():
+        ticker.starts += 1
+        await ticker.changed()
+        while not ctx.websocket.is_shutdown:
+            await ticker.release.wait()
+            ticker.release.clear()
+            ticker.sent += 1
+            appended = Patch()
+            appended.append(ticker.sent)
+            set_props("ticks", {"children": appended})
+            await ticker.changed()
+
+    return app
+
+
+def appended(page):
+    return [
+        u.props["children"]["operations"][0]["params"]["value"]
+        for u in page.updates
+        if u.component == "ticks"
+    ]
+
+
+async def step(ticker: Ticker, page) -> None:
+    """Let the persistent callback stream one more tick, and wait until it has."""
+    sent = ticker.sent
+    ticker.release.set()
+    await ticker.until(lambda: ticker.sent == sent + 1)
+
+
+@needs_clientside_patch
+async def test_a_page_resumes_through_another_worker_with_nothing_lost_or_restarted(
+    redis_server,
+):
+    ticker = Ticker()
+    first, second = worker(redis_server.url, ticker), worker(redis_server.url, ticker)
+    async with TestClient(first).page() as page:
+        await page.ready()
+        await ticker.until(lambda: ticker.starts == 1)
+        await step(ticker, page)
+        await page.wait_for(lambda p: appended(p) == [1])
+        await page.drop()
+        await step(ticker, page)  # streamed while the page is away
+        page.connector = TestClient(second).connector()
+        await page.reconnect()
+        assert page.resumed
+        await page.wait_for(lambda p: appended(p) == [1, 2])
+        await step(ticker, page)
+        await page.wait_for(lambda p: appended(p) == [1, 2, 3])
+    assert ticker.starts == 1
+    assert first.asgi.endpoint.sessions == {} or all(
+        not s.is_live for s in first.asgi.endpoint.sessions.values()
+    )
+    assert second.asgi.endpoint.sessions == {}
+
+
+@needs_clientside_patch
+async def test_callbacks_called_through_the_relay_answer_the_page(redis_server):
+    ticker = Ticker()
+    first, second = worker(redis_server.url, ticker), worker(redis_server.url, ticker)
+    for app in (first, second):
+        app.layout.children.append(html.Button(id="go"))
+
+        @app.callback(Output("price", "children"), Input("go", "n_clicks"), websocket=True)
+        def price(clicks):
+            return f"clicked {clicks}"
+
+    async with TestClient(first).page() as page:
+        await page.drop()
+        page.connector = TestClient(second).connector()
+        await page.reconnect()
+        assert page.resumed
+        result = await page.call("price.children", [3])
+        assert result.outputs == {"price": {"children": "clicked 3"}}
+
+
+async def test_a_session_whose_worker_is_gone_starts_anew(redis_server):
+    ticker = Ticker()
+    first, second = worker(redis_server.url, ticker), worker(redis_server.url, ticker)
+    async with TestClient(first).page() as page:
+        await page.ready()
+        await ticker.until(lambda: ticker.starts == 1)
+        await page.drop()
+        await first.asgi.endpoint.end_sessions()  # the first worker stops
+        page.connector = TestClient(second).connector()
+        await page.reconnect()
+        assert not page.resumed
+        await page.ready()
+        await ticker.until(lambda: ticker.starts == 2)
+
+
+async def test_session_records_leave_nothing_behind(redis_server):
+    import redis.asyncio as aredis
+
+    ticker = Ticker()
+    app = worker(redis_server.url, ticker, websocket_resume_grace=60_000)
+    client = aredis.Redis.from_url(redis_server.url)
+    async with TestClient(app).page() as page:
+        key = session_key(page.session_id)
+        assert await client.get(key) is not None
+        lifetime = await client.pttl(key)
+        assert 0 < lifetime <= 60_000
+    await app.asgi.endpoint.end_sessions()
+    assert await client.get(key) is None
+    await client.aclose()
+
+
+async def test_a_feed_reaches_pages_on_both_workers_once_each(redis_server):
+    ticker = Ticker()
+    first, second = worker(redis_server.url, ticker), worker(redis_server.url, ticker)
+    for app in (first, second):
+
+        @app.feed("prices", Output("price", "children"))
+        def show(message):
+            return f"{message:.1f}"
+
+    async with TestClient(first).page() as a, TestClient(second).page() as b:
+        for page in (a, b):
+            await page.ready()
+            await page.synced()
+        for value in (1, 2, 3):
+            await dash_ws.publish_async("prices", value, broker=redis_server.url)
+            for page in (a, b):
+                await page.wait_for(lambda p, v=value: _prices(p)[-1:] == [f"{v:.1f}"])
+    for page in (a, b):
+        assert _prices(page) == ["1.0", "2.0", "3.0"]
+
+
+def _prices(page):
+    return [u.props["children"] for u in page.updates if u.component == "price"]
