@@ -66,6 +66,9 @@ return {epoch, number}
 _READ_BLOCK_MS = 5000
 """How long one ``XREAD`` waits when nothing comes; a new topic wakes it sooner."""
 
+COMMAND_TIMEOUT = 5.0
+"""Seconds a Redis command may take before the broker counts Redis as unreachable."""
+
 RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 """Seconds between attempts to reach Redis again, the last one repeated, with jitter."""
 
@@ -128,8 +131,15 @@ class RedisBroker(Broker):
         with self._lock:
             client = self._clients.get(loop)
             if client is None:
-                client = self._clients[loop] = self._aredis.Redis.from_url(self.url)
+                client = self._clients[loop] = self._connect()
             return client
+
+    def _connect(self, read_timeout: float = COMMAND_TIMEOUT) -> Any:
+        """A client whose commands fail after ``read_timeout`` instead of hanging on a Redis
+        that stopped answering."""
+        return self._aredis.Redis.from_url(
+            self.url, socket_timeout=read_timeout, socket_connect_timeout=COMMAND_TIMEOUT
+        )
 
     async def start(self) -> None:
         try:
@@ -175,7 +185,9 @@ class RedisBroker(Broker):
 
         with self._lock:
             if self._sync_client is None:
-                self._sync_client = redis.Redis.from_url(self.url)
+                self._sync_client = redis.Redis.from_url(
+                    self.url, socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=COMMAND_TIMEOUT
+                )
             client = self._sync_client
         keys, arguments = self._publish_arguments(topic, data)
         try:
@@ -251,7 +263,7 @@ class RedisBroker(Broker):
 
     async def _read_forever(self) -> None:
         """The worker's one reader: every followed topic, from where it stopped."""
-        reader = self._aredis.Redis.from_url(self.url)
+        reader = self._connect(read_timeout=COMMAND_TIMEOUT + _READ_BLOCK_MS / 1000)
         failures = 0
         try:
             while self._listeners:
@@ -300,9 +312,14 @@ class RedisBroker(Broker):
 
     # ---------------------------------------------------------------- sessions across workers
 
-    async def pubsub(self) -> Any:
-        """A pub/sub connection of its own, for a worker's relay channel."""
-        return self._aredis.Redis.from_url(self.url).pubsub(ignore_subscribe_messages=True)
+    def pubsub(self) -> Any:
+        """A pub/sub connection of its own, for a worker's relay channel.
+
+        It waits for messages as long as none come, so it has no read timeout;
+        a Redis that goes away closes it, and the relay reconnects.
+        """
+        client = self._aredis.Redis.from_url(self.url, socket_connect_timeout=COMMAND_TIMEOUT)
+        return client.pubsub(ignore_subscribe_messages=True)
 
 
 def _stream_id(cursor: Cursor) -> str:

@@ -78,6 +78,8 @@ class Relay:
         self._sessions: dict[str, _RemotePage] = {}
         """Sessions on this worker whose page is on another, by relay id."""
         self._tasks: list[asyncio.Task] = []
+        self._forgetting: set[asyncio.Future] = set()
+        self._directory_away = False
         self.listening = asyncio.Event()
 
     async def start(self) -> None:
@@ -88,6 +90,9 @@ class Relay:
         await asyncio.wait_for(self.listening.wait(), ANSWER_TIMEOUT)
 
     async def stop(self) -> None:
+        """Leave the other workers; the records of sessions that just ended go first."""
+        if self._forgetting:
+            await asyncio.wait(list(self._forgetting), timeout=ANSWER_TIMEOUT)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -105,11 +110,16 @@ class Relay:
             await self.broker.call(
                 lambda c: c.set(session_key(session.id), self.worker, px=self._record_ms)
             )
+            self._directory_away = False
         except ConnectionError:
-            logger.warning("dash-ws: the broker is away; page %s resumes here only", session.id[:8])
+            if not self._directory_away:
+                self._directory_away = True
+                logger.warning("dash-ws: the broker is away; new pages can resume here only")
 
     def forget(self, session: PageSession) -> None:
-        asyncio.ensure_future(self._forget(session.id))
+        forgetting = asyncio.ensure_future(self._forget(session.id))
+        self._forgetting.add(forgetting)
+        forgetting.add_done_callback(self._forgetting.discard)
         for relay_id, remote in list(self._sessions.items()):
             if remote.session is session:
                 del self._sessions[relay_id]
@@ -141,14 +151,15 @@ class Relay:
 
     # ---------------------------------------------------------------- messages between workers
 
-    async def _send(self, worker: str, message: dict) -> None:
+    async def _send(self, worker: str, message: dict) -> int:
+        """Publish ``message`` to ``worker``; the number of workers that heard it (0: gone)."""
         channel = f"{PREFIX}:relay:{worker}"
-        await self.broker.call(lambda c: c.publish(channel, orjson.dumps(message)))
+        return await self.broker.call(lambda c: c.publish(channel, orjson.dumps(message)))
 
     async def _listen_forever(self) -> None:
         failures = 0
         while True:
-            pubsub = await self.broker.pubsub()
+            pubsub = self.broker.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 self.listening.set()
@@ -166,6 +177,12 @@ class Relay:
             self._broken()
             await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
             failures += 1
+
+    def page_lost(self, relay_id: str) -> None:
+        """The worker a page was on is gone: its session waits for the page, detached."""
+        remote = self._sessions.pop(relay_id, None)
+        if remote is not None:
+            remote.ended(page_left=False)
 
     def _broken(self) -> None:
         """Messages may have been lost: relayed pages reconnect, remote sessions detach."""
@@ -242,7 +259,7 @@ class Relay:
         page = _RelayedPage(transport, self.endpoint.limits.send_timeout)
         self._pages[relay_id] = page
         try:
-            await self._send(
+            heard = await self._send(
                 owner,
                 {
                     "k": "join",
@@ -255,8 +272,8 @@ class Relay:
                     "h": dataclasses.asdict(handshake),
                 },
             )
-            if not await page.taken_back():
-                return False
+            if not heard or not await page.taken_back():
+                return False  # the session's worker is gone, or did not take the page
             left = await page.pump(websocket, lambda d: self._send(owner, d), relay_id)
             await _quietly(self._send(owner, {"k": "end", "r": relay_id, "left": left}))
             return True
@@ -276,9 +293,10 @@ class RemoteTransport:
         self._relay_id = relay_id
 
     async def send(self, frame: bytes) -> None:
-        await self._relay._send(
-            self._worker, {"k": "out", "r": self._relay_id, "d": frame.decode()}
-        )
+        message = {"k": "out", "r": self._relay_id, "d": frame.decode()}
+        if not await self._relay._send(self._worker, message):
+            self._relay.page_lost(self._relay_id)
+            raise ConnectionError("the worker that held this page's socket is gone")
 
     async def close(self, code: int, reason: str) -> None:
         message = {"k": "close", "r": self._relay_id, "code": code, "reason": reason}

@@ -4,6 +4,11 @@
 sleeping laptop does, and refuses new ones for that long. With
 ``block_websockets`` it refuses WebSocket upgrades, as a proxy without
 WebSocket support does, and forwards plain HTTP.
+
+Given several ``targets`` (worker processes behind a load balancer without
+sticky sessions) it sends each new connection to the next one in turn, and
+``routes`` records where each forwarded connection went and what it asked
+for first.
 """
 
 from __future__ import annotations
@@ -12,15 +17,41 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Sequence
+from typing import NamedTuple
 
 _FIRST_READ_BYTES = 65536
 
 
+class Route(NamedTuple):
+    """A connection the proxy forwarded: the port it went to, and its first line."""
+
+    target_port: int
+    request_line: str
+
+    @property
+    def is_websocket(self) -> bool:
+        return "/_dash-ws" in self.request_line
+
+
 class TcpProxy:
-    def __init__(self, target_port: int, block_websockets: bool = False) -> None:
-        self.target_port = target_port
+    def __init__(
+        self,
+        target_port: int | None = None,
+        block_websockets: bool = False,
+        *,
+        targets: Sequence[int] = (),
+    ) -> None:
+        """Forward to ``target_port``, or to each of ``targets`` in turn."""
+        self.targets = list(targets) or ([target_port] if target_port is not None else [])
+        if not self.targets or (targets and target_port is not None):
+            raise ValueError("give the proxy either target_port or targets")
+        self.target_port = self.targets[0]
         self.block_websockets = block_websockets
         self.port = 0
+        self.routes: list[Route] = []
+        """Every forwarded connection, in the order the proxy took them."""
+        self._turn = 0
         self._refuse_until = 0.0
         self._open: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
@@ -81,22 +112,38 @@ class TcpProxy:
         if time.monotonic() < self._refuse_until:
             client_writer.transport.abort()
             return
-        first = await client_reader.read(_FIRST_READ_BYTES)
+        self._open.add(client_writer)  # a cut drops it even before it asks anything
+        try:
+            first = await client_reader.read(_FIRST_READ_BYTES)
+        except (ConnectionError, OSError):
+            first = b""
+        if not first:  # cut, or closed by the browser: no turn taken
+            self._open.discard(client_writer)
+            client_writer.transport.abort()
+            return
         if self.block_websockets and b"upgrade: websocket" in first.lower():
             client_writer.write(
                 b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )
             await client_writer.drain()
             client_writer.close()
+            self._open.discard(client_writer)
             return
+        target_port = self.targets[self._turn % len(self.targets)]
+        self._turn += 1
+        self.routes.append(Route(target_port, first.split(b"\r\n", 1)[0].decode("latin-1")))
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(
-                "127.0.0.1", self.target_port
+                "127.0.0.1", target_port
             )
         except OSError:
+            self._open.discard(client_writer)
             client_writer.transport.abort()
             return
-        self._open.update({client_writer, upstream_writer})
+        if client_writer not in self._open:  # cut while connecting upstream
+            upstream_writer.transport.abort()
+            return
+        self._open.add(upstream_writer)
         upstream_writer.write(first)
         await asyncio.gather(
             _pipe(client_reader, upstream_writer), _pipe(upstream_reader, client_writer)
