@@ -245,6 +245,7 @@ def _call_on(loop: asyncio.AbstractEventLoop, listener: Listener, entry: TopicEn
 _brokers: dict[str, Broker] = {}
 _brokers_lock = threading.Lock()
 _process_default: list[str] = []
+"""The broker URL of the app made last in this process, if any."""
 
 
 def broker_for(url: str | None = None, history: TopicHistory | None = None) -> Broker:
@@ -269,7 +270,7 @@ def broker_for(url: str | None = None, history: TopicHistory | None = None) -> B
 
 def use_by_default(url: str) -> None:
     """Make ``url`` the broker ``publish`` uses when not told (the app's own)."""
-    _process_default.append(url)
+    _process_default[:] = [url]
 
 
 def _make_broker(url: str, history: TopicHistory) -> Broker:

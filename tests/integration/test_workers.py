@@ -173,3 +173,29 @@ async def test_a_feed_reaches_pages_on_both_workers_once_each(redis_server):
 
 def _prices(page):
     return [u.props["children"] for u in page.updates if u.component == "price"]
+
+
+async def test_an_unreachable_redis_stops_the_server_at_start_up_naming_it():
+    from tests.helpers.redis_server import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    app = worker(url, Ticker())
+    received = asyncio.Queue()
+    await received.put({"type": "lifespan.startup"})
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+        if message["type"].startswith("lifespan.startup."):
+            await received.put({"type": "lifespan.shutdown"})
+
+    await asyncio.wait_for(app.asgi({"type": "lifespan"}, received.get, send), 30)
+    assert sent[0]["type"] == "lifespan.startup.failed"
+    assert f"cannot reach the broker at {url}" in sent[0]["message"]
+
+
+async def test_websocket_broker_defaults_to_the_environment(redis_server, monkeypatch):
+    monkeypatch.setenv("DASH_WS_BROKER", redis_server.url)
+    app = Dash(__name__)
+    assert app.websocket_broker == redis_server.url
+    assert app.asgi.endpoint.relay is not None
