@@ -35,3 +35,7 @@ def _backend_marks(name: str) -> tuple:
 needs_streaming_callbacks = pytest.mark.skipif(
     not dash_adapter.HAS_STREAMING_CALLBACKS, reason="Dash added generator callbacks in 4.5"
 )
+needs_shared_storage = pytest.mark.skipif(
+    importlib.util.find_spec("dash._shared_storage") is None,
+    reason="Dash added shared storage in 4.5",
+)

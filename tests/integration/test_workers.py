@@ -14,7 +14,7 @@ from dash_ws import Dash, ctx, set_props
 from dash_ws.relay import session_key
 from dash_ws.testing import TestClient
 
-from .compat import needs_clientside_patch
+from .compat import needs_clientside_patch, needs_shared_storage
 
 
 class Ticker:
@@ -199,3 +199,13 @@ async def test_websocket_broker_defaults_to_the_environment(redis_server, monkey
     app = Dash(__name__)
     assert app.websocket_broker == redis_server.url
     assert app.asgi.endpoint.relay is not None
+
+
+@needs_shared_storage
+async def test_dash_shared_storage_on_redis_gives_its_url(redis_server):
+    from dash._shared_storage.redis import RedisSharedStorage
+
+    storage = RedisSharedStorage(redis_server.url)
+    app = Dash(__name__, websocket_broker=storage)
+    assert app.websocket_broker == redis_server.url
+    storage.close()
