@@ -224,9 +224,7 @@ class RedisBroker(Broker):
     # ---------------------------------------------------------------- following topics
 
     def listen(self, topic: str, listener: Listener) -> None:
-        loop = asyncio.get_running_loop()
-        if self._reader_loop is not None and self._reader_loop is not loop:
-            raise DashWsError("a Redis broker's topics are followed from one event loop")
+        self._follow_on(asyncio.get_running_loop())
         new_topic = topic not in self._listeners
         self._listeners.setdefault(topic, []).append(listener)
         if new_topic:
@@ -240,6 +238,19 @@ class RedisBroker(Broker):
                 del self._listeners[topic]
                 self._cursors.pop(topic, None)
 
+    def _follow_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Follow topics from ``loop``: the server's. A server served again in the same
+        process (on a new loop) starts afresh; two loops at once cannot share the reader."""
+        if self._reader_loop is loop:
+            return
+        if self._reader_loop is not None and not self._reader_loop.is_closed() and self._listeners:
+            raise DashWsError("a Redis broker's topics are followed from one event loop at a time")
+        self._reader_loop = loop
+        self._reader = None
+        self._listeners = {}
+        self._cursors = {}
+        self.connected = asyncio.Event()
+
     async def _follow(self, topic: str) -> None:
         """Start reading ``topic`` from its head, and wake the reader to include it."""
         try:
@@ -247,7 +258,6 @@ class RedisBroker(Broker):
         except BrokerUnavailable:
             self._cursors.setdefault(topic, Cursor())  # the reader catches up once back
         if self._reader is None:
-            self._reader_loop = asyncio.get_running_loop()
             self._reader = asyncio.ensure_future(self._read_forever())
         else:
             await self._wake()

@@ -209,3 +209,23 @@ async def test_dash_shared_storage_on_redis_gives_its_url(redis_server):
     app = Dash(__name__, websocket_broker=storage)
     assert app.websocket_broker == redis_server.url
     storage.close()
+
+
+async def test_an_app_on_redis_served_again_follows_its_feed_again(redis_server):
+    from dash_ws.serve import served_in_thread
+    from dash_ws.testing import connect
+
+    app = worker(redis_server.url, Ticker())
+
+    @app.feed("prices", Output("price", "children"))
+    def show(message):
+        return f"price {message}"
+
+    for served in range(2):
+        with served_in_thread(app) as url:
+            socket_url = url.replace("http://", "ws://") + "/_dash-ws/socket"
+            async with connect(socket_url, app, origin=url) as page:
+                await page.ready()
+                await page.synced()
+                await dash_ws.publish_async("prices", served, broker=redis_server.url)
+                await page.wait_for(lambda p, s=served: _prices(p) == [f"price {s}"])
