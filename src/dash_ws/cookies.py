@@ -100,6 +100,8 @@ class CookieExchange:
         self._sessions = sessions
         self._policy = policy
         self._identify = identify
+        self.elsewhere: Elsewhere | None = None
+        """Asks the worker holding a session this process does not have (``relay.py``)."""
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         request = Handshake.from_scope(scope)
@@ -111,37 +113,54 @@ class CookieExchange:
         ):
             await _answer(send, 403)
             return
-        session, key, step = self._find(await _read_request(receive))
-        binding = binding_of(request.header("cookie")) or ""
-        if session is None or not hmac.compare_digest(binding, session.binding):
-            await _answer(send, 404)
-        elif step == "apply":
-            cookies = session.cookie_jar.apply(key)
-            headers = [(b"set-cookie", value.encode("latin-1")) for value in cookies or ()]
-            await _answer(send, 204 if cookies else 404, headers)
-        elif not session.cookie_jar.sync(key):
-            await _answer(send, 404)
+        asked = _checked(await _read_request(receive))
+        cookie_header = request.header("cookie") or ""
+        if asked is not None and asked[0] not in self._sessions and self.elsewhere is not None:
+            status, cookies = await self.elsewhere(asked, cookie_header)
         else:
-            synced = session.handshake.with_cookies(without_binding(request.header("cookie")))
-            try:
-                identity = await self._identify(synced)
-            except Exception:  # the page keeps the cookies and identity it was opened with
-                logger.exception("dash-ws: websocket_identity raised")
-            else:
-                session.handshake, session.identity = synced, identity
-            await _answer(send, 204)
+            status, cookies = await self.exchange(asked, cookie_header)
+        headers = [(b"set-cookie", value.encode("latin-1")) for value in cookies]
+        await _answer(send, status, headers)
 
-    def _find(self, asked: dict | None) -> tuple[PageSession | None, str, str]:
-        if asked is None or asked.get("step") not in ("apply", "sync"):
-            return None, "", ""
-        token = asked.get("token")
-        if not isinstance(token, str):
-            return None, "", ""
-        session_id, _, key = token.partition(".")
-        session = self._sessions.get(session_id)
+    async def exchange(
+        self, asked: tuple[str, str, str] | None, cookie_header: str
+    ) -> tuple[int, tuple[str, ...]]:
+        """Answer ``(session id, key, step)`` from a browser sending ``cookie_header``: the
+        status and the ``Set-Cookie`` values to send, for a session of this process."""
+        session = self._sessions.get(asked[0]) if asked is not None else None
+        binding = binding_of(cookie_header) or ""
         if session is None or not session.is_live:
-            return None, "", ""
-        return session, key, asked["step"]
+            return 404, ()
+        if not hmac.compare_digest(binding, session.binding):
+            return 404, ()
+        _, key, step = asked
+        if step == "apply":
+            cookies = session.cookie_jar.apply(key)
+            return (204, cookies) if cookies else (404, ())
+        if not session.cookie_jar.sync(key):
+            return 404, ()
+        synced = session.handshake.with_cookies(without_binding(cookie_header))
+        try:
+            identity = await self._identify(synced)
+        except Exception:  # the page keeps the cookies and identity it was opened with
+            logger.exception("dash-ws: websocket_identity raised")
+        else:
+            session.handshake, session.identity = synced, identity
+        return 204, ()
+
+
+Elsewhere = Callable[[tuple[str, str, str], str], Awaitable[tuple[int, tuple[str, ...]]]]
+
+
+def _checked(asked: dict | None) -> tuple[str, str, str] | None:
+    """``(session id, key, step)`` from a request's JSON, or None when it names none."""
+    if asked is None or asked.get("step") not in ("apply", "sync"):
+        return None
+    token = asked.get("token")
+    if not isinstance(token, str):
+        return None
+    session_id, _, key = token.partition(".")
+    return session_id, key, asked["step"]
 
 
 async def _read_request(receive: Callable) -> dict | None:

@@ -105,6 +105,7 @@ class SocketEndpoint:
             from .relay import Relay
 
             self.relay = Relay(self.broker, self)
+            self.cookie_route.elsewhere = self.relay.cookies_elsewhere
         self._started: asyncio.Future | None = None
 
     async def start(self) -> None:

@@ -79,6 +79,8 @@ class Relay:
         """Sessions on this worker whose page is on another, by relay id."""
         self._tasks: list[asyncio.Task] = []
         self._forgetting: set[asyncio.Future] = set()
+        self._questions: dict[str, asyncio.Future] = {}
+        """Cookie exchanges asked of other workers, by id, waiting for their answer."""
         self._directory_away = False
         self.listening = asyncio.Event()
 
@@ -209,6 +211,12 @@ class Relay:
             page = self._pages.get(relay_id)
             if page is not None:
                 page.take(message)
+        elif kind == "cookies":
+            asyncio.ensure_future(self._answer_cookies(message))
+        elif kind == "cookies-answer":
+            answer = self._questions.get(relay_id)
+            if answer is not None and not answer.done():
+                answer.set_result((int(message["status"]), tuple(message["cookies"])))
 
     # ---------------------------------------------------------------- the session's worker
 
@@ -232,6 +240,37 @@ class Relay:
                 return
             del self._sessions[relay_id]
         await _quietly(self._send(worker, {"k": "refused", "r": relay_id}))
+
+    async def _answer_cookies(self, message: dict) -> None:
+        asked = tuple(message["asked"])
+        status, cookies = await self.endpoint.cookie_route.exchange(asked, message["cookie"])
+        answer = {"k": "cookies-answer", "r": message["r"], "status": status, "cookies": cookies}
+        await _quietly(self._send(message["w"], answer))
+
+    async def cookies_elsewhere(
+        self, asked: tuple[str, str, str], cookie_header: str
+    ) -> tuple[int, tuple[str, ...]]:
+        """A page's cookie exchange (``cookies.py``) for a session of another worker: that
+        worker answers it, as for a page whose frames it relays."""
+        try:
+            owner = await self.broker.call(lambda c: c.get(session_key(asked[0])))
+        except ConnectionError:
+            return 503, ()
+        if owner is None:
+            return 404, ()
+        question = secrets.token_hex(8)
+        answer = asyncio.get_running_loop().create_future()
+        self._questions[question] = answer
+        message = {"k": "cookies", "r": question, "w": self.worker, "asked": asked}
+        message["cookie"] = cookie_header
+        try:
+            if not await self._send(owner.decode(), message):
+                return 404, ()
+            return await asyncio.wait_for(answer, ANSWER_TIMEOUT)
+        except (ConnectionError, asyncio.TimeoutError):
+            return 503, ()
+        finally:
+            del self._questions[question]
 
     # ---------------------------------------------------------------- the page's worker
 

@@ -229,3 +229,53 @@ async def test_an_app_on_redis_served_again_follows_its_feed_again(redis_server)
                 await page.synced()
                 await dash_ws.publish_async("prices", served, broker=redis_server.url)
                 await page.wait_for(lambda p, s=served: _prices(p) == [f"price {s}"])
+
+
+async def test_cookies_set_through_the_relay_are_exchanged_at_either_worker(redis_server):
+    import httpx
+    from dash import callback_context
+
+    from dash_ws.handshake import BINDING_COOKIE
+
+    apps = [worker(redis_server.url, Ticker()) for _ in range(2)]
+    for app in apps:
+        app.layout.children.extend([html.Button(id="login"), html.Div(id="who")])
+
+        @app.callback(Output("price", "children"), Input("login", "n_clicks"), websocket=True)
+        def log_in(n_clicks):
+            callback_context.response.set_cookie("user", f"u{n_clicks}", httponly=True)
+            return "in"
+
+        @app.callback(Output("who", "children"), Input("login", "title"), websocket=True)
+        def who(title):
+            return callback_context.cookies.get("user", "nobody")
+
+    first, second = apps
+
+    async def exchange(app, token, step, cookie=""):
+        [session] = first.asgi.endpoint.sessions.values()
+        binding = f"{BINDING_COOKIE}={session.binding}"
+        headers = {
+            "origin": "http://testserver",
+            "cookie": "; ".join(filter(None, [binding, cookie])),
+        }
+        transport = httpx.ASGITransport(app=app.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await client.post(
+                "/_dash-ws/cookies", json={"token": token, "step": step}, headers=headers
+            )
+
+    async with TestClient(first).page() as page:
+        await page.drop()
+        page.connector = TestClient(second).connector()
+        await page.reconnect()
+        result = await page.call("price.children", inputs=[5])
+        assert result.cookies
+        applied = await exchange(second, result.cookies, "apply")  # not the session's worker
+        assert applied.status_code == 204
+        assert applied.headers["set-cookie"].startswith("user=u5")
+        synced = await exchange(second, result.cookies, "sync", cookie="user=u5")
+        assert synced.status_code == 204
+        seen = await page.call("who.children", inputs=["t"])
+        assert seen.outputs["who"]["children"] == "u5"
+        assert (await exchange(first, result.cookies, "apply")).status_code == 404
