@@ -30,7 +30,7 @@ import orjson
 
 from . import protocol
 from .brokers import Cursor, TopicEntry
-from .topics import TopicHub, _decoded
+from .topics import TopicHub, decoded
 
 if TYPE_CHECKING:
     from .execution import CallbackExecutor
@@ -90,7 +90,11 @@ class FeedRunner:
     keep: int
     """Renderings kept for pages that resume: the topic history's count."""
     pages: set[PageSession] = field(default_factory=set)
+    """The pages this feed streams to: every page of the worker that has rendered."""
     recent: deque[Rendered] = field(init=False)
+    """The latest renderings, for pages that resume."""
+    position: Cursor = field(default=Cursor(), init=False)
+    """The last message of the topic this runner has handled."""
     _queue: asyncio.Queue = field(default_factory=asyncio.Queue, init=False)
     _task: asyncio.Task | None = field(default=None, init=False)
 
@@ -99,9 +103,6 @@ class FeedRunner:
 
     def __hash__(self) -> int:
         return id(self)
-
-    position: Cursor = field(default=Cursor(), init=False)
-    """The last message of the topic this runner has handled."""
 
     async def start(self) -> None:
         """Follow the topic on this worker, before any page joins."""
@@ -146,8 +147,12 @@ class FeedRunner:
 
     async def _handle(self, entries: list[TopicEntry], gap: bool) -> None:
         if gap:
+            # What pages are brought back to (on_gap) comes before the entries that follow.
             self.recent.clear()
-            self.position = entries[0].cursor if entries else self.hub.position(self.feed.topic)
+            if entries:
+                self.position = Cursor(entries[0].epoch, entries[0].number - 1)
+            else:
+                self.position = self.hub.position(self.feed.topic)
             for session in list(self.pages):
                 if session.is_attached:
                     await self._gap(session)
@@ -161,7 +166,7 @@ class FeedRunner:
 
     async def _render(self, entry: TopicEntry) -> Rendered:
         try:
-            values = await self._call(self.feed.render, _decoded(entry))
+            values = await self._call(self.feed.render, decoded(entry))
             return Rendered(entry.cursor, encode_outputs(self.feed.outputs, values))
         except Exception:
             logger.exception(

@@ -186,7 +186,7 @@ class PageSubscription:
             number = entries[0].number if entries else 0
             self._queue.append(TopicMessage(self.topic, number, gap=True))
         for entry in entries:
-            self._queue.append(TopicMessage(self.topic, entry.number, _decoded(entry)))
+            self._queue.append(TopicMessage(self.topic, entry.number, decoded(entry)))
         if len(self._queue) > self._limit:
             kept = list(self._queue)[-self._limit :]
             self._queue.clear()
@@ -215,7 +215,7 @@ class PageSubscription:
 _last_decoded: list[tuple[TopicEntry, Any]] = []
 
 
-def _decoded(entry: TopicEntry) -> Any:
+def decoded(entry: TopicEntry) -> Any:
     """The entry's message as Python, decoded once however many pages on the worker get it.
 
     Every follower of one entry is handed it in turn, so remembering the
