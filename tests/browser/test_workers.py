@@ -27,7 +27,7 @@ def two_workers(redis_server, serve, monkeypatch):
 
     Yields (workers, proxy). Redis is asked for first so it stops last.
     """
-    monkeypatch.delenv("DASH_WS_BROKER", raising=False)
+    monkeypatch.setenv("DASH_WS_BROKER", redis_server.url)
     workers = [serve("workers_app"), serve("workers_app")]
     proxy = TcpProxy(targets=[worker.port for worker in workers]).start()
     yield workers, proxy
