@@ -103,3 +103,62 @@ def test_a_2s_drop_resumes_through_the_other_worker_without_a_restart(two_worker
     states_after = page.evaluate("n => window.__statesSeen.slice(n)", states_before)
     assert "closed" not in states_after, f"the page lost its session: {states_after}"
     assert "Traceback" not in outputs, "an ordinary drop is not an error"
+
+
+@pytest.fixture
+def producer(redis_server):
+    """examples/live_dashboard_producer.py in a process of its own, publishing to Redis."""
+    import os
+    import subprocess
+    import sys
+
+    from app_server import REPO
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "examples", "live_dashboard_producer"],
+        cwd=REPO,
+        env={**os.environ, "DASH_WS_BROKER": redis_server.url},
+        stdout=subprocess.DEVNULL,
+    )
+    yield process
+    process.kill()
+    process.wait(10)
+
+
+def chart_times(page: Page) -> list[str]:
+    return page.evaluate("document.querySelector('#chart .js-plotly-plot').data[0].x")
+
+
+def test_live_dashboard_one_producer_feeds_every_viewer_on_two_workers(
+    redis_server, serve, monkeypatch, producer, context
+):
+    monkeypatch.setenv("DASH_WS_BROKER", redis_server.url)
+    workers = [serve("examples.live_dashboard"), serve("examples.live_dashboard")]
+    pages = [context.new_page() for _ in workers]
+    for page, worker in zip(pages, workers):
+        page.goto(worker.url)
+        page.wait_for_function(
+            "() => ((document.querySelector('#price') || {}).textContent || '')"
+            ".startsWith('ACME $')"
+        )
+    assert {int(p.locator("#worker").inner_text().split()[-1]) for p in pages} == {
+        w.process.pid for w in workers
+    }
+    # Both charts grow by the same points, pushed by the feed on each worker.
+    first, second = pages
+    grown = len(chart_times(first)) + 20
+    first.wait_for_function(
+        "n => document.querySelector('#chart .js-plotly-plot').data[0].x.length >= n",
+        arg=grown,
+        timeout=RECONNECT_MS,
+    )
+    latest = chart_times(first)[-1]
+    second.wait_for_function(
+        "t => document.querySelector('#chart .js-plotly-plot').data[0].x.includes(t)",
+        arg=latest,
+        timeout=RECONNECT_MS,
+    )
+    on_second = chart_times(second)
+    upto = on_second.index(latest) + 1
+    assert on_second[upto - 15 : upto] == chart_times(first)[-15:]
+    assert on_second == sorted(on_second) and len(set(on_second)) == len(on_second)
