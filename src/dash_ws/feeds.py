@@ -157,11 +157,13 @@ class FeedRunner:
                 if session.is_attached:
                     await self._gap(session)
         for entry in entries:
-            self.position = entry.cursor
+            previous, self.position = self.position, entry.cursor
             rendered = await self._render(entry)
             self.recent.append(rendered)
             for session in list(self.pages):
-                if session.is_attached:
+                # A page that is behind has resumed and its catch-up waits in the queue:
+                # this message reaches it from there, after what it missed.
+                if session.is_attached and session.feed_cursors.get(self.feed.topic) == previous:
                     self._send(session, rendered)
 
     async def _render(self, entry: TopicEntry) -> Rendered:

@@ -97,8 +97,8 @@ class PageClient:
     updates: list[Update] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
-    pongs: int = 0
     """Topics of feeds whose messages the page missed beyond their history, as told."""
+    pongs: int = 0
     closed: Closed | None = None
     session_id: str | None = None
     session_secret: str | None = None
@@ -520,6 +520,15 @@ async def connect(
     ``page`` is the URL path of the page that opens the socket; ``options``
     go to ``websockets.connect`` (``additional_headers`` for cookies).
     """
+    connector = network_connector(url, page, **options)
+    async with _opened(PageClient(app, await connector(), connector), join) as client:
+        yield client
+
+
+def network_connector(url: str, page: str = "/", **options: Any) -> _Connector:
+    """What opens a page's socket on the server at ``url``; give it to a page
+    (``page.connector = ...``) and its next ``reconnect`` goes there, as a
+    balancer may send it to another worker."""
     import websockets
 
     async def connector() -> _Transport:
@@ -527,8 +536,7 @@ async def connect(
         query = urlencode({"v": protocol.VERSION, "page": page})
         return _NetworkTransport(await websockets.connect(f"{url}{separator}{query}", **options))
 
-    async with _opened(PageClient(app, await connector(), connector), join) as client:
-        yield client
+    return connector
 
 
 @asynccontextmanager

@@ -96,7 +96,7 @@ class WorkerProcess:
             return "\n".join(f"[{self.name}] {line}" for line in self.lines)
 
     def wait_for_output(self, text: str, timeout: float) -> str:
-        """The first line printed containing ``text``; raises if the worker ends or time runs out."""
+        """The first line printed containing ``text``; raises if the worker ends or time is up."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:

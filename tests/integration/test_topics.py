@@ -222,3 +222,34 @@ def test_publish_takes_a_topic_name():
         dash_ws.publish("", 1)
     with pytest.raises(ValueError):
         dash_ws.publish("t", 1, broker="carrier-pigeon://")
+
+
+@needs_clientside_patch
+async def test_a_page_that_resumes_while_a_message_is_rendered_misses_nothing(request):
+    topic = unique_topic(request)
+    app = make_app()
+    rendering, release = asyncio.Event(), asyncio.Event()
+
+    @app.feed(topic, Output("ticks", "children"))
+    async def append(message):
+        if message == 6:
+            rendering.set()
+            await release.wait()
+        extended = Patch()
+        extended.append(message)
+        return extended
+
+    async with TestClient(app).page() as page:
+        await joined(page)
+        await published(topic, 1, 2, 3)
+        await page.wait_for(lambda p: appended(p) == [1, 2, 3])
+        await page.drop()
+        await published(topic, 4, 5, 6)
+        await asyncio.wait_for(rendering.wait(), 10)
+        await page.reconnect()  # while message 6 is being rendered
+        assert page.resumed
+        release.set()
+        await published(topic, 7)
+        await page.wait_for(lambda p: appended(p)[-1:] == [7])
+    assert appended(page) == [1, 2, 3, 4, 5, 6, 7]
+    assert page.gaps == []
