@@ -244,8 +244,9 @@ class SocketEndpoint:
     def feed_runners(self) -> list[FeedRunner]:
         if self._feed_runners is None:
             history = self.broker.history.count
+            patches = self.limits.streams_patches
             self._feed_runners = [
-                FeedRunner(feed, self.hub, self.executor, history) for feed in self.feeds()
+                FeedRunner(feed, self.hub, self.executor, history, patches) for feed in self.feeds()
             ]
         return self._feed_runners
 

@@ -30,6 +30,7 @@ import orjson
 
 from . import protocol
 from .brokers import Cursor, TopicEntry
+from .errors import UnsupportedDash
 from .topics import TopicHub, decoded
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ class FeedRunner:
     executor: CallbackExecutor
     keep: int
     """Renderings kept for pages that resume: the topic history's count."""
+    streams_patches: bool = True
+    """False on a Dash whose renderer cannot apply a streamed ``Patch`` (before 3.3)."""
     pages: set[PageSession] = field(default_factory=set)
     """The pages this feed streams to: every page of the worker that has rendered."""
     recent: deque[Rendered] = field(init=False)
@@ -169,12 +172,21 @@ class FeedRunner:
     async def _render(self, entry: TopicEntry) -> Rendered:
         try:
             values = await self._call(self.feed.render, decoded(entry))
-            return Rendered(entry.cursor, encode_outputs(self.feed.outputs, values))
+            return Rendered(entry.cursor, self._encoded(values))
         except Exception:
             logger.exception(
                 "dash-ws: feed %s could not render message %d", self.feed.name, entry.number
             )
             return Rendered(entry.cursor, ())  # keeps the place of pages that follow
+
+    def _encoded(self, values: Any) -> tuple:
+        sets = encode_outputs(self.feed.outputs, values)
+        if not self.streams_patches and any(patched for _, _, patched in sets):
+            raise UnsupportedDash(
+                "streaming a Patch needs dash>=3.3: this Dash's renderer would replace the "
+                "prop with the patch; return the whole value or pip install 'dash>=3.3'"
+            )
+        return sets
 
     async def _call(self, function: Callable, *args: Any) -> Any:
         if asyncio.iscoroutinefunction(function):
@@ -211,7 +223,7 @@ class FeedRunner:
             return
         try:
             values = await self._call(self.feed.on_gap)
-            sets = encode_outputs(self.feed.outputs, values)
+            sets = self._encoded(values)
         except Exception:
             logger.exception("dash-ws: on_gap of feed %s failed", self.feed.name)
             return

@@ -26,6 +26,10 @@ from dash_ws.brokers import broker_for
 from dash_ws.testing import PageClient, connect, network_connector
 from tests.helpers.workers import WorkerProcesses
 
+from .compat import needs_clientside_patch
+
+pytestmark = needs_clientside_patch  # the feed streams Patch appends
+
 APP = "tests.helpers.broadcast_app"
 TOPIC = "ticks"
 RATE = 20

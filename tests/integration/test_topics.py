@@ -1,6 +1,7 @@
 """Topics in one process: publish, follow from a page, feeds to every page, resume and gaps."""
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from dash import Output, Patch, html
@@ -253,3 +254,24 @@ async def test_a_page_that_resumes_while_a_message_is_rendered_misses_nothing(re
         await page.wait_for(lambda p: appended(p)[-1:] == [7])
     assert appended(page) == [1, 2, 3, 4, 5, 6, 7]
     assert page.gaps == []
+
+
+async def test_a_feed_of_patches_is_refused_where_the_renderer_cannot_apply_them(request, caplog):
+    topic = unique_topic(request)
+    app = make_app()
+    app.websocket_limits = replace(app.websocket_limits, streams_patches=False)
+
+    @app.feed(topic, Output("ticks", "children"), Output("price", "children"))
+    def show(message):
+        if message == "plain":
+            return dash_ws_no_update(), "plain"
+        extended = Patch()
+        extended.append(message)
+        return extended, f"price {message}"
+
+    async with TestClient(app).page() as page:
+        await joined(page)
+        await published(topic, 1, "plain")
+        await page.wait_for(lambda p: texts(p) == ["plain"])  # message 1 was handled before
+    assert "streaming a Patch needs dash>=3.3" in caplog.text
+    assert texts(page, "ticks") == []
