@@ -8,7 +8,13 @@ upstream has no topics.
 import bench_broadcast
 from dash import Dash, callback, ctx, set_props
 
+bench_broadcast.install_gc_stats()
 app = Dash(__name__, backend="fastapi", websocket_callbacks=True)
 app.layout = bench_broadcast.layout()
 bench_broadcast.register_loop(callback, ctx, set_props)
 server = app.server
+
+
+@server.get("/_bench/heap")
+async def bench_heap():
+    return bench_broadcast.heap()

@@ -21,8 +21,13 @@ Two ways to write the app:
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import math
+import os
 import random
+import sys
+import threading
 import time
 
 from dash import html
@@ -67,3 +72,58 @@ def register_loop(callback, ctx, set_props) -> None:
             now = time.monotonic()
             if next_at < now - PERIOD:  # fell a whole period behind: do not burst to catch up
                 next_at = now
+
+
+def install_gc_stats(period: float = 0.5) -> None:
+    """Write this process's cumulative garbage-collection time to stderr every ``period`` s.
+
+    ``seconds``: CPU time of the collections (the collecting thread's, so time the machine
+    gave to other processes meanwhile is not counted); ``longest``: the longest pause per
+    generation, wall clock (that one is what a page waits).
+
+    One line ``[gc] {"pid": ..., "t": ..., "seconds": [gen0, gen1, gen2], ...}``;
+    ``broadcast.py`` reads the server logs at both ends of its window and reports GC's share
+    of the server CPU (collections run on the thread that allocates: here, the event loop).
+    """
+    seconds = [0.0, 0.0, 0.0]
+    longest = [0.0, 0.0, 0.0]
+    longest_cpu = [0.0, 0.0, 0.0]
+    count = [0, 0, 0]
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[:] = [time.thread_time(), time.perf_counter()]
+        elif started:
+            generation = info["generation"]
+            cpu = time.thread_time() - started[0]  # CPU: without the time other processes took
+            seconds[generation] += cpu
+            longest_cpu[generation] = max(longest_cpu[generation], cpu)
+            longest[generation] = max(longest[generation], time.perf_counter() - started[1])
+            count[generation] += 1
+
+    def report() -> None:
+        while True:
+            time.sleep(period)
+            line = {
+                "pid": pid,
+                "t": time.time(),
+                "seconds": list(seconds),
+                "count": list(count),
+                "longest": list(longest),
+                "longest_cpu": list(longest_cpu),
+                "threshold": gc.get_threshold(),
+            }
+            print("[gc] " + json.dumps(line), file=sys.stderr, flush=True)
+
+    pid = os.getpid()
+    threshold = os.environ.get("BENCH_GC_THRESHOLD")  # broadcast.py --gc-threshold a,b,c
+    if threshold:
+        gc.set_threshold(*(int(x) for x in threshold.split(",")))
+    gc.callbacks.append(on_gc)
+    threading.Thread(target=report, name="bench-gc-stats", daemon=True).start()
+
+
+def heap() -> dict:
+    """Objects the collector tracks in this process: what a full collection walks."""
+    return {"pid": os.getpid(), "objects": len(gc.get_objects())}

@@ -213,6 +213,8 @@ class LoadClient:
         self.pages: list[Page] = []
         self.window = (float("inf"), float("inf"))
         self.hist: Counter = Counter()
+        self.hist_halves: tuple[Counter, Counter] = (Counter(), Counter())
+        self.middle = float("inf")
         self.errors: Counter = Counter()
         self.close_codes: Counter = Counter()
         self.gaps = 0
@@ -238,7 +240,9 @@ class LoadClient:
             self.updates_before += 1
         elif now < self.window[1]:
             page.count += 1
-            self.hist[bucket((now - children[0]) * 1000.0)] += 1
+            key = bucket((now - children[0]) * 1000.0)
+            self.hist[key] += 1
+            self.hist_halves[now >= self.middle][key] += 1
             if page.last_seq and seq > page.last_seq + 1:
                 page.skipped += seq - page.last_seq - 1
         else:
@@ -254,9 +258,7 @@ class LoadClient:
                     continue
                 page.seen = number
                 if page.ack_timer is None:
-                    page.ack_timer = asyncio.get_running_loop().call_later(
-                        ACK_DELAY, page.send_ack
-                    )
+                    page.ack_timer = asyncio.get_running_loop().call_later(ACK_DELAY, page.send_ack)
             kind = message.get("type")
             if kind == "set":
                 if message["component"] == "tick":
@@ -303,7 +305,7 @@ class LoadClient:
                     page = Page(self, args.first_index + index, port)
                     try:
                         await asyncio.wait_for(
-                            loop.create_connection(lambda: page, self.host, port),
+                            loop.create_connection(lambda p=page: p, self.host, port),
                             min(30.0, remaining),
                         )
                         await asyncio.wait_for(
@@ -373,6 +375,7 @@ async def run(args: argparse.Namespace) -> None:
     command = await read_stdin_line()  # START t0 t1
     _, t0, t1 = command.split()
     client.window = (float(t0), float(t1))
+    client.middle = (client.window[0] + client.window[1]) / 2
     ready_at = time.time()
     client.start_pages()
     await asyncio.sleep(max(0.0, client.window[0] - time.time()))
@@ -390,8 +393,10 @@ async def run(args: argparse.Namespace) -> None:
         "skipped": sum(p.skipped for p in pages),
         "counts": {str(k): v for k, v in counts.items()},
         "hist": {str(k): v for k, v in client.hist.items()},
+        "hist_halves": [{str(k): v for k, v in h.items()} for h in client.hist_halves],
         "updates_before_window": client.updates_before,
         "pages_never_updated": sum(1 for p in pages if p.first_tick is None),
+        "never_updated_by_port": dict(Counter(p.port for p in pages if p.first_tick is None)),
         "first_update_p50_s": first[len(first) // 2] if first else None,
         "first_update_max_s": first[-1] if first else None,
         "closed_before_end": sum(1 for p in pages if p.closed_at is not None),

@@ -2,7 +2,7 @@
 
 One asyncio program, one protocol adapter per side:
 
-- ``dashws``:   ``/_dash-ws/socket?v=1``; call / ready / prop / ping in,
+- ``dashws``:   ``/_dash-ws/socket?v=2``; join / call / ready / prop / ping in,
                 JSON arrays of set / result / get / error / pong out.
 - ``upstream``: Dash 4.4.1's ``/_dash-ws-callback``; callback_request /
                 get_props_response in, set_props / callback_response /
@@ -120,7 +120,8 @@ class DashWsAdapter:
     """
 
     name = "dashws"
-    path = "/_dash-ws/socket?v=1"
+    path = "/_dash-ws/socket?v=2&page=%2F"  # protocol v2: the page's URL, then join first
+    join = '{"type":"join"}'
     ack_delay = 0.5
     heartbeat = 15.0
 
@@ -159,7 +160,14 @@ class DashWsAdapter:
 
     def call(self, request_id: int, body: dict) -> str:
         return orjson.dumps(
-            {"type": "call", "id": request_id, "body": body, "headers": {}, "query": ""}
+            # v2: the body is the renderer's JSON text, a string
+            {
+                "type": "call",
+                "id": request_id,
+                "body": orjson.dumps(body).decode(),
+                "headers": {},
+                "query": "",
+            }
         ).decode()
 
     def start_persistent(self) -> list[str]:
@@ -318,6 +326,9 @@ class Conn:
             close_timeout=30,  # wait for the server's close reply, even when it is busy
             **kwargs,
         )
+        join = getattr(adapter, "join", None)
+        if join is not None:  # dash-ws v2: the first message on every socket
+            await ws.send(join)
         return cls(adapter, ws)
 
     def start_reading(self) -> None:
