@@ -19,7 +19,7 @@ import logging
 from typing import Any, Callable, Protocol
 
 from . import protocol
-from .outbox import Outbox, OutboxOverflow
+from .outbox import Outbox, OutboxOverflow, SetMessage
 from .replay import ReplayBuffer
 
 logger = logging.getLogger("dash_ws")
@@ -66,6 +66,10 @@ class Delivery:
     def queue_set(self, component: bytes, props: dict[str, bytes], patched: frozenset) -> None:
         """Queue a ``set``; a newer value of a prop replaces one still waiting."""
         self._queued(self.outbox.put_set, component, props, patched)
+
+    def queue_set_message(self, message: SetMessage) -> None:
+        """Queue a ``set`` made once for many pages (a feed's rendering)."""
+        self._queued(self.outbox.put_set_message, message)
 
     def _queued(self, put: Callable[..., None], *args: Any) -> None:
         if self._overflowed:

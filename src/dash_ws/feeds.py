@@ -31,6 +31,7 @@ import orjson
 from . import protocol
 from .brokers import Cursor, TopicEntry
 from .errors import UnsupportedDash
+from .outbox import SetMessage
 from .topics import TopicHub, decoded
 
 if TYPE_CHECKING:
@@ -56,14 +57,35 @@ class Feed:
 
 @dataclass(frozen=True)
 class Rendered:
-    """One message's outputs, encoded once: ``(component, {prop: value}, patched props)``."""
+    """One message's outputs, encoded once, as the ``set`` messages every page gets."""
 
     cursor: Cursor
-    sets: tuple[tuple[bytes, dict[str, bytes], frozenset], ...]
+    sets: tuple[SetMessage, ...]
+
+    @property
+    def has_patches(self) -> bool:
+        return any(message.patched for message in self.sets)
 
 
-def encode_outputs(outputs: Sequence[Any], values: Any) -> tuple:
-    """The ``set`` parts of ``values`` for ``outputs``, grouped by component; ``no_update``
+def collapsed(renderings: list[Rendered]) -> list[Rendered]:
+    """What a page that is at the first of ``renderings`` needs to see the last.
+
+    Without a ``Patch`` among them, a prop's newest value is all it needs (its
+    outbox would replace the older ones anyway): one rendering, made once for
+    every page. Patches change what came before, so then each is needed.
+    """
+    if len(renderings) < 2 or any(r.has_patches for r in renderings):
+        return renderings
+    newest: dict[bytes, dict[str, bytes]] = {}
+    for rendering in renderings:
+        for message in rendering.sets:
+            newest.setdefault(message.component, {}).update(message.props)
+    sets = tuple(SetMessage(component, props) for component, props in newest.items())
+    return [Rendered(renderings[-1].cursor, sets)]
+
+
+def encode_outputs(outputs: Sequence[Any], values: Any) -> tuple[SetMessage, ...]:
+    """The ``set`` messages of ``values`` for ``outputs``, one per component; ``no_update``
     values are left out, as Dash leaves them out of a callback's answer."""
     if len(outputs) == 1:
         values = [values]
@@ -76,7 +98,7 @@ def encode_outputs(outputs: Sequence[Any], values: Any) -> tuple:
         component = protocol.encode_component_id(output.component_id)
         grouped.setdefault(component, {})[output.component_property] = protocol.encode_value(value)
     return tuple(
-        (component, props, frozenset(n for n, v in props.items() if protocol.is_patch(v)))
+        SetMessage(component, props, frozenset(n for n, v in props.items() if protocol.is_patch(v)))
         for component, props in grouped.items()
     )
 
@@ -137,36 +159,58 @@ class FeedRunner:
             self._queue.put_nowait(([], False, session))
 
     async def _run(self) -> None:
-        """Handle, one at a time and in order, messages and pages that resumed."""
-        while True:
-            entries, gap, resumed = await self._queue.get()
-            try:
-                if resumed is not None:
-                    await self._catch_up(resumed)
-                else:
-                    await self._handle(entries, gap)
-            except Exception:
-                logger.exception("dash-ws: feed %s failed", self.feed.name)
+        """Handle, in order, messages and pages that resumed.
 
-    async def _handle(self, entries: list[TopicEntry], gap: bool) -> None:
-        if gap:
-            # What pages are brought back to (on_gap) comes before the entries that follow.
-            self.recent.clear()
-            if entries:
-                self.position = Cursor(entries[0].epoch, entries[0].number - 1)
-            else:
-                self.position = self.hub.position(self.feed.topic)
-            for session in list(self.pages):
-                if session.is_attached:
-                    await self._gap(session)
-        for entry in entries:
-            previous, self.position = self.position, entry.cursor
-            rendered = await self._render(entry)
-            self.recent.append(rendered)
-            for session in list(self.pages):
-                # A page that is behind has resumed and its catch-up waits in the queue:
-                # this message reaches it from there, after what it missed.
-                if session.is_attached and session.feed_cursors.get(self.feed.topic) == previous:
+        Messages that arrived while the last ones went out are rendered one by
+        one (pages that resume need each) but go out together: a worker whose
+        pages take longer to serve than messages take to come sends the
+        newest state, later, instead of falling further behind.
+        """
+        while True:
+            waiting = [await self._queue.get()]
+            while not self._queue.empty():
+                waiting.append(self._queue.get_nowait())
+            fresh: list[Rendered] = []
+            for entries, gap, resumed in waiting:
+                try:
+                    if resumed is None and not gap:
+                        fresh += [await self._render(entry) for entry in entries]
+                        continue
+                    self._fan_out(fresh)
+                    fresh = []
+                    if resumed is not None:
+                        await self._catch_up(resumed)
+                    else:
+                        await self._gap_for_all(entries)
+                        fresh = [await self._render(entry) for entry in entries]
+                except Exception:
+                    logger.exception("dash-ws: feed %s failed", self.feed.name)
+            self._fan_out(fresh)
+
+    async def _gap_for_all(self, entries: list[TopicEntry]) -> None:
+        """The topic lost messages: every page is told, and brought back (``on_gap``)."""
+        # What pages are brought back to comes before the entries that follow.
+        self.recent.clear()
+        if entries:
+            self.position = Cursor(entries[0].epoch, entries[0].number - 1)
+        else:
+            self.position = self.hub.position(self.feed.topic)
+        for session in list(self.pages):
+            if session.is_attached:
+                await self._gap(session)
+
+    def _fan_out(self, fresh: list[Rendered]) -> None:
+        """Keep ``fresh`` for pages that resume, and send it to every page that is here."""
+        if not fresh:
+            return
+        before, self.position = self.position, fresh[-1].cursor
+        self.recent.extend(fresh)
+        sent = collapsed(fresh)
+        for session in list(self.pages):
+            # A page that is behind has resumed and its catch-up waits in the queue:
+            # these messages reach it from there, after what it missed.
+            if session.is_attached and session.feed_cursors.get(self.feed.topic) == before:
+                for rendered in sent:
                     self._send(session, rendered)
 
     async def _render(self, entry: TopicEntry) -> Rendered:
@@ -181,7 +225,7 @@ class FeedRunner:
 
     def _encoded(self, values: Any) -> tuple:
         sets = encode_outputs(self.feed.outputs, values)
-        if not self.streams_patches and any(patched for _, _, patched in sets):
+        if not self.streams_patches and any(message.patched for message in sets):
             raise UnsupportedDash(
                 "streaming a Patch needs dash>=3.3: this Dash's renderer would replace the "
                 "prop with the patch; return the whole value or pip install 'dash>=3.3'"
@@ -194,8 +238,8 @@ class FeedRunner:
         return await self.executor.in_thread(function, *args)
 
     def _send(self, session: PageSession, rendered: Rendered) -> None:
-        for component, props, patched in rendered.sets:
-            session.delivery.queue_set(component, props, patched)
+        for message in rendered.sets:
+            session.delivery.queue_set_message(message)
         session.feed_cursors[self.feed.topic] = rendered.cursor
 
     async def _catch_up(self, session: PageSession) -> None:
@@ -227,8 +271,8 @@ class FeedRunner:
         except Exception:
             logger.exception("dash-ws: on_gap of feed %s failed", self.feed.name)
             return
-        for component, props, patched in sets:
-            session.delivery.queue_set(component, props, patched)
+        for message in sets:
+            session.delivery.queue_set_message(message)
 
 
 def _after(cursor: Cursor, place: Cursor) -> bool:

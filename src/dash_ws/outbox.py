@@ -17,7 +17,6 @@ message; a second that does not fit overflows.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from itertools import count
 
 from . import protocol
@@ -27,20 +26,29 @@ class OutboxOverflow(Exception):
     """More bytes are waiting than the page's ceiling allows."""
 
 
-@dataclass
-class _PendingSet:
-    component: bytes
-    props: dict[str, bytes]
-    patched: frozenset[str]
-    size: int = field(init=False)
+class SetMessage:
+    """A ``set`` of some props of one component, values pre-encoded.
 
-    def __post_init__(self) -> None:
-        self.size = len(self.component) + sum(
-            len(name) + len(value) for name, value in self.props.items()
-        )
+    Never changed once made, so one message may wait in many pages'
+    outboxes at once (a feed's rendering) and is encoded once for all.
+    """
+
+    __slots__ = ("component", "props", "patched", "size", "_encoded")
+
+    def __init__(
+        self, component: bytes, props: dict[str, bytes], patched: frozenset[str] = frozenset()
+    ) -> None:
+        self.component = component
+        self.props = props
+        self.patched = patched
+        """The props whose value is a ``Patch``: never replaced, never replacing."""
+        self.size = len(component) + sum(len(name) + len(value) for name, value in props.items())
+        self._encoded: bytes | None = None
 
     def encode(self) -> bytes:
-        return protocol.set_message(self.component, self.props)
+        if self._encoded is None:
+            self._encoded = protocol.set_message(self.component, self.props)
+        return self._encoded
 
 
 class Outbox:
@@ -52,7 +60,7 @@ class Outbox:
         """Bytes waiting, the one message outside the count excepted."""
         self._oversized: int | None = None
         """The key of the message waiting outside the count, if one does."""
-        self._entries: OrderedDict[int, _PendingSet | bytes] = OrderedDict()
+        self._entries: OrderedDict[int, SetMessage | bytes] = OrderedDict()
         self._sets_by_component: dict[bytes, list[int]] = {}
         self._sequence = count()
 
@@ -70,11 +78,17 @@ class Outbox:
         patched: frozenset[str] = frozenset(),
     ) -> None:
         """Queue a ``set``; ``patched`` names the props whose value is a Patch."""
-        replaced = frozenset(props) - patched
-        if replaced:
-            self._drop_older_values(component, replaced)
-        entry = _PendingSet(component, dict(props), patched)
-        key = self._append(entry, entry.size)
+        self.put_set_message(SetMessage(component, props, patched))
+
+    def put_set_message(self, message: SetMessage) -> None:
+        """Queue a ``set`` made once for many pages; a newer value of a prop replaces one
+        still waiting."""
+        component = message.component
+        if component in self._sets_by_component:
+            replaced = message.props.keys() - message.patched
+            if replaced:
+                self._drop_older_values(component, replaced)
+        key = self._append(message, message.size)
         self._sets_by_component.setdefault(component, []).append(key)
 
     def take(self, max_frame_bytes: int) -> list[bytes]:
@@ -83,7 +97,7 @@ class Outbox:
         taken_bytes = 0
         while self._entries and (not taken or taken_bytes < max_frame_bytes):
             key, entry = self._entries.popitem(last=False)
-            if isinstance(entry, _PendingSet):
+            if isinstance(entry, SetMessage):
                 self._forget_set(entry.component, key)
                 self._release(key, entry.size)
                 message = entry.encode()
@@ -94,7 +108,7 @@ class Outbox:
             taken_bytes += len(message)
         return taken
 
-    def _append(self, entry: _PendingSet | bytes, size: int) -> int:
+    def _append(self, entry: SetMessage | bytes, size: int) -> int:
         key = next(self._sequence)
         self._entries[key] = entry
         self._count(key, size)
@@ -119,16 +133,16 @@ class Outbox:
         else:
             self.pending_bytes -= size
 
-    def _drop_older_values(self, component: bytes, names: frozenset[str]) -> None:
+    def _drop_older_values(self, component: bytes, names: set[str]) -> None:
         for key in list(self._sets_by_component.get(component, ())):
             older = self._entries[key]
-            assert isinstance(older, _PendingSet)
+            assert isinstance(older, SetMessage)
             kept = {n: v for n, v in older.props.items() if n not in names}
             if len(kept) == len(older.props):
                 continue
             self._release(key, older.size)
             if kept:
-                shrunk = _PendingSet(component, kept, older.patched - names)
+                shrunk = SetMessage(component, kept, older.patched - names)
                 self._entries[key] = shrunk
                 self._count(key, shrunk.size)
             else:

@@ -88,9 +88,11 @@ async def test_a_feed_renders_once_for_every_page(request):
     client = TestClient(app)
     async with client.page() as a, client.page() as b, client.page() as c:
         await joined(a, b, c)
-        await published(topic, {"p": 1.5}, {"p": 2.25})
+        for price, shown in ((1.5, "1.50"), (2.25, "2.25")):
+            await published(topic, {"p": price})
+            for page in (a, b, c):
+                await page.wait_for(lambda p, s=shown: texts(p)[-1:] == [s])
         for page in (a, b, c):
-            await page.wait_for(lambda p: len(texts(p)) == 2)
             assert texts(page) == ["1.50", "2.25"]
             assert texts(page, "log") == []
     assert renders == [{"p": 1.5}, {"p": 2.25}]
