@@ -7,6 +7,7 @@ and Quart directly.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 from collections.abc import Awaitable
@@ -91,12 +92,19 @@ class DashWsASGI:
                 return
 
     async def _started(self) -> dict | None:
-        """Start the endpoint; the failure message for the server if it cannot start."""
+        """Start the endpoint; the failure message for the server if it cannot start.
+
+        What the app made while starting (modules, layout, registries) lives
+        as long as the process: the garbage collector stops scanning it
+        (``gc.freeze``), so its full collections cost what pages hold, not
+        what Dash and the app hold.
+        """
         try:
             await self.endpoint.start()
         except DashWsError as error:
             logger.error("%s", error)
             return {"type": "lifespan.startup.failed", "message": str(error)}
+        gc.freeze()
         return None
 
     def release(self) -> None:

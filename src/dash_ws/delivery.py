@@ -19,6 +19,7 @@ import logging
 from typing import Any, Callable, Protocol
 
 from . import protocol
+from .deadlines import Deadline
 from .outbox import Outbox, OutboxOverflow, SetMessage
 from .replay import ReplayBuffer
 
@@ -56,6 +57,9 @@ class Delivery:
         self._ready = asyncio.Event()
         self._writer: asyncio.Future | None = None
         self._overflowed = False
+        self._frame_since: float | None = None
+        """When the frame being written started, while one is."""
+        self._stall_check = Deadline(loop, self._check_stall)
 
     # ---------------------------------------------------------------- queueing
 
@@ -99,6 +103,7 @@ class Delivery:
         self._ready.set()
 
     def stop(self) -> None:
+        self._stall_check.stop()
         if self._writer is not None:
             self._writer.cancel()
             self._writer = None
@@ -110,17 +115,27 @@ class Delivery:
             while self.outbox:
                 messages = self.replay.number(self.outbox.take(self._frame_bytes))
                 self._on_sent()
-                watchdog = self._loop.call_later(self._send_timeout, self._stalled)
+                self._frame_since = self._loop.time()
+                if not self._stall_check.armed:
+                    self._stall_check.arm(self._send_timeout)
                 try:
                     await transport.send(protocol.frame(messages))
                 except Exception:  # the peer is gone; the endpoint reports it
                     logger.debug("dash-ws: send failed", exc_info=True)
                     return
                 finally:
-                    watchdog.cancel()
+                    self._frame_since = None
 
-    def _stalled(self) -> None:
-        self._on_too_slow(f"it read nothing for {self._send_timeout} s")
+    def _check_stall(self) -> None:
+        """One check per ``send_timeout`` while frames go out, not a timer per frame."""
+        since = self._frame_since
+        if since is None:
+            return  # nothing is being written; the next frame arms the check again
+        waited = self._loop.time() - since
+        if waited >= self._send_timeout:
+            self._on_too_slow(f"it read nothing for {self._send_timeout} s")
+        else:
+            self._stall_check.arm(self._send_timeout - waited)
 
     async def flush(self, transport: Transport) -> None:
         """Write everything still queued now (before a close)."""

@@ -23,7 +23,9 @@ class ReplayBuffer:
         self.max_bytes = max_bytes
         self.held_bytes = 0
         self.next_number = 1
-        self._held: deque[tuple[int, bytes]] = deque()
+        # Numbers and messages side by side: no tuple per message for the collector to track.
+        self._held_numbers: deque[int] = deque()
+        self._held: deque[bytes] = deque()
         self._oldest_resumable = 1
 
     def number(self, messages: list[bytes]) -> list[bytes]:
@@ -31,25 +33,27 @@ class ReplayBuffer:
         numbered = []
         for message in messages:
             stamped = protocol.numbered(self.next_number, message)
-            self._held.append((self.next_number, stamped))
+            self._held_numbers.append(self.next_number)
+            self._held.append(stamped)
             self.held_bytes += len(stamped)
             self.next_number += 1
             numbered.append(stamped)
         while self.held_bytes > self.max_bytes and len(self._held) > 1:
-            dropped_number, dropped = self._held.popleft()
-            self.held_bytes -= len(dropped)
+            dropped_number = self._held_numbers.popleft()
+            self.held_bytes -= len(self._held.popleft())
             self._oldest_resumable = dropped_number + 1
         return numbered
 
     def acknowledge(self, number: int) -> None:
         """The page has everything up to ``number``."""
-        while self._held and self._held[0][0] <= number:
-            _, message = self._held.popleft()
-            self.held_bytes -= len(message)
+        while self._held_numbers and self._held_numbers[0] <= number:
+            self._held_numbers.popleft()
+            self.held_bytes -= len(self._held.popleft())
         self._oldest_resumable = max(self._oldest_resumable, min(number + 1, self.next_number))
 
     def after(self, number: int) -> list[bytes] | None:
         """What a page that saw up to ``number`` missed; None if some of it is gone."""
         if number + 1 < self._oldest_resumable or number >= self.next_number:
             return None
-        return [message for held_number, message in self._held if held_number > number]
+        held = zip(self._held_numbers, self._held)
+        return [message for held_number, message in held if held_number > number]
