@@ -23,6 +23,9 @@ ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 
 CLIENT_SOURCE = (Path(__file__).parent / "static" / "dash_ws.js").read_bytes()
 
+GC_YOUNG_THRESHOLD = 20_000
+"""Allocations between collections of the youngest generation, once serving (at least)."""
+
 
 def require_websocket_implementation() -> None:
     """Refuse to start an HTTP-only server that would fail every socket silently."""
@@ -97,7 +100,11 @@ class DashWsASGI:
         What the app made while starting (modules, layout, registries) lives
         as long as the process: the garbage collector stops scanning it
         (``gc.freeze``), so its full collections cost what pages hold, not
-        what Dash and the app hold.
+        what Dash and the app hold. Its youngest generation is collected
+        every ``GC_YOUNG_THRESHOLD`` allocations at least, not 700: an update
+        sent to a thousand pages at once would otherwise push its short-lived
+        objects into the old generations, and full collections would stall
+        every page for a tenth of a second.
         """
         try:
             await self.endpoint.start()
@@ -105,6 +112,9 @@ class DashWsASGI:
             logger.error("%s", error)
             return {"type": "lifespan.startup.failed", "message": str(error)}
         gc.freeze()
+        young, middle, old = gc.get_threshold()
+        if 0 < young < GC_YOUNG_THRESHOLD:
+            gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
         return None
 
     def release(self) -> None:
