@@ -271,3 +271,32 @@ async def test_a_real_server_on_a_real_socket(served_app):
     async with connect(url, origin="http://evil.example") as refused:
         await refused.wait_for(lambda p: p.closed is not None)
     assert refused.closed.code == 4003
+
+
+async def test_serving_freezes_what_start_up_made_and_collects_young_objects_less_often():
+    import asyncio
+    import gc
+
+    from dash_ws.asgi import GC_YOUNG_THRESHOLD
+
+    app = Dash(__name__, websocket_callbacks=True)
+    app.layout = html.Div()
+    before = gc.get_threshold()
+    gc.set_threshold(700, *before[1:])
+    received: asyncio.Queue = asyncio.Queue()
+    await received.put({"type": "lifespan.startup"})
+    sent = []
+
+    async def send(message):
+        sent.append(message["type"])
+        if message["type"] == "lifespan.startup.complete":
+            await received.put({"type": "lifespan.shutdown"})
+
+    try:
+        await asyncio.wait_for(app.asgi({"type": "lifespan"}, received.get, send), 30)
+        assert sent[0] == "lifespan.startup.complete"
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
