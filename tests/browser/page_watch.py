@@ -73,11 +73,6 @@ def wait_for_texts(page: Page, selector: str, count: int, timeout_ms: float) -> 
     return texts_shown(page, selector)
 
 
-def gaps(shown: list[Shown]) -> list[float]:
-    """Seconds between each text shown and the next."""
-    return [later.at - earlier.at for earlier, later in zip(shown, shown[1:])]
-
-
 def titles_shown(page: Page) -> list[Shown]:
     titles = page.evaluate("window.__titlesSeen")
     return [Shown(title["text"], title["at"] / 1000) for title in titles]
