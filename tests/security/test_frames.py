@@ -162,3 +162,23 @@ async def test_no_backend_lets_a_call_replace_a_header_the_handshake_carried(bac
         forged = {"X-Forwarded-User": "admin", "X-CSRFToken": "token-1"}
         result = await page.call_raw(body, headers=forged)
     assert result.outputs["out"]["children"] == {"user": "alice", "csrf": "token-1"}
+
+
+def test_frame_limit_a_frame_past_the_servers_frame_limit_closes_only_its_page():
+    """Past its body limit a page gets an error; past the WebSocket layer's frame limit
+    (which the browser client never reaches: it sends long messages in parts), the
+    server closes that socket with 1009. Another page goes on."""
+    app = make_app(websocket_max_message_bytes=64 * 1024)
+    over_the_layer = app.websocket_limits.inbound_frame_bytes + 64 * 1024 + 1
+
+    async def scenario(url: str) -> None:
+        async with connect(url, app, origin=origin) as bystander:
+            async with connect(url, app, origin=origin) as hostile:
+                await hostile.send_text(json.dumps({"type": "ping", "pad": "x" * over_the_layer}))
+                await hostile.wait_for(lambda p: p.closed is not None)
+                assert hostile.closed.code == 1009
+            assert (await bystander.call("out.children", inputs=[1])).status == 200
+
+    with live_server(app) as port:
+        origin = f"http://127.0.0.1:{port}"
+        asyncio.run(scenario(f"ws://127.0.0.1:{port}/_dash-ws/socket"))

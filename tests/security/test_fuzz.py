@@ -685,7 +685,12 @@ def binary_frames(draw) -> Frame:
     choice = draw(st.integers(0, 9))
     if choice < 6:
         frame = draw(text_frames())
-        encoding = draw(st.sampled_from(("utf-8", "utf-8", "utf-8", "utf-16", "latin-1")))
+        encodings = ("utf-8", "utf-8", "utf-8", "utf-16", "latin-1")
+        if isinstance(frame.message, Padded):
+            # UTF-16 doubles a frame padded past the body limit beyond the WebSocket
+            # layer's frame limit, which closes it (1009; see test_frames.py).
+            encodings = ("utf-8", "latin-1")
+        encoding = draw(st.sampled_from(encodings))
         return Frame(frame.message, frame.ascii, frame.edits, encoding)
     if choice < 8:
         return Frame(draw(st.sampled_from(BAD_UTF8)))
