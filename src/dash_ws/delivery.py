@@ -54,7 +54,8 @@ class Delivery:
         self._on_sent = on_sent
         self.outbox = Outbox(buffer_bytes)
         self.replay = ReplayBuffer(buffer_bytes)
-        self._ready = asyncio.Event()
+        self._wakeup: asyncio.Future | None = None
+        """What the writer awaits while the outbox is empty (no Event kept per page)."""
         self._writer: asyncio.Future | None = None
         self._overflowed = False
         self._frame_since: float | None = None
@@ -85,7 +86,12 @@ class Delivery:
             self.outbox = Outbox(self._buffer_bytes)
             self._on_too_slow(str(overflow))
             return
-        self._ready.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
 
     # ---------------------------------------------------------------- writing
 
@@ -100,7 +106,6 @@ class Delivery:
         keep writing what is queued, to ``transport``."""
         await transport.send(protocol.frame([hello, *missed, *self.replay.number(again)]))
         self._writer = asyncio.ensure_future(self._write(transport))
-        self._ready.set()
 
     def stop(self) -> None:
         self._stall_check.stop()
@@ -110,8 +115,10 @@ class Delivery:
 
     async def _write(self, transport: Transport) -> None:
         while True:
-            await self._ready.wait()
-            self._ready.clear()
+            if not self.outbox:
+                self._wakeup = asyncio.get_running_loop().create_future()
+                await self._wakeup
+                self._wakeup = None
             while self.outbox:
                 messages = self.replay.number(self.outbox.take(self._frame_bytes))
                 self._on_sent()

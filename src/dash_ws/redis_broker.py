@@ -131,6 +131,8 @@ class RedisBroker(Broker):
         with self._lock:
             client = self._clients.get(loop)
             if client is None:
+                for closed in [old for old in self._clients if old.is_closed()]:
+                    del self._clients[closed]  # a server served and stopped before
                 client = self._clients[loop] = self._connect()
             return client
 

@@ -23,31 +23,32 @@ class ReplayBuffer:
         self.max_bytes = max_bytes
         self.held_bytes = 0
         self.next_number = 1
-        # Numbers and messages side by side: no tuple per message for the collector to track.
-        self._held_numbers: deque[int] = deque()
         self._held: deque[bytes] = deque()
+        """Messages numbered ``next_number - len(_held)`` onwards, one after the other: their
+        numbers follow from their places, so none is stored beside them."""
         self._oldest_resumable = 1
+
+    @property
+    def _first_held(self) -> int:
+        return self.next_number - len(self._held)
 
     def number(self, messages: list[bytes]) -> list[bytes]:
         """Number these messages, keep them, and return them as sent."""
         numbered = []
         for message in messages:
             stamped = protocol.numbered(self.next_number, message)
-            self._held_numbers.append(self.next_number)
             self._held.append(stamped)
             self.held_bytes += len(stamped)
             self.next_number += 1
             numbered.append(stamped)
         while self.held_bytes > self.max_bytes and len(self._held) > 1:
-            dropped_number = self._held_numbers.popleft()
+            self._oldest_resumable = self._first_held + 1
             self.held_bytes -= len(self._held.popleft())
-            self._oldest_resumable = dropped_number + 1
         return numbered
 
     def acknowledge(self, number: int) -> None:
         """The page has everything up to ``number``."""
-        while self._held_numbers and self._held_numbers[0] <= number:
-            self._held_numbers.popleft()
+        while self._held and self._first_held <= number:
             self.held_bytes -= len(self._held.popleft())
         self._oldest_resumable = max(self._oldest_resumable, min(number + 1, self.next_number))
 
@@ -55,5 +56,5 @@ class ReplayBuffer:
         """What a page that saw up to ``number`` missed; None if some of it is gone."""
         if number + 1 < self._oldest_resumable or number >= self.next_number:
             return None
-        held = zip(self._held_numbers, self._held)
-        return [message for held_number, message in held if held_number > number]
+        skipped = max(0, number + 1 - self._first_held)
+        return list(self._held)[skipped:]
