@@ -1,6 +1,7 @@
-"""Benchmark app for upstream Dash 4.4.1's own WebSocket callbacks (FastAPI backend).
+"""Benchmark app for upstream Dash's own WebSocket callbacks (FastAPI backend).
 
-``uvicorn app_upstream:server``, run from its own virtual environment.
+``uvicorn app_upstream:server``, run from its own virtual environment: Dash
+4.4.1 (side ``upstream``) or 4.5.0rc2 (side ``upstream45``).
 """
 
 import bench_callbacks

@@ -1,13 +1,25 @@
 #!/usr/bin/env python3
-"""Run the same WebSocket-callback scenarios against dash-ws and upstream Dash 4.4.1.
+"""Run the same WebSocket-callback scenarios against dash-ws, upstream Dash and baselines.
 
-    python benchmarks/run.py --quick      # < 2 minutes
-    python benchmarks/run.py              # full, about 6 minutes
+    python benchmarks/run.py --quick      # about 4 minutes, every side
+    python benchmarks/run.py              # full, about 15 minutes
+    python benchmarks/run.py --sides dashws,bare --scenarios streams --stack uvloop --ws wsproto
 
-Each side is one uvicorn worker on 127.0.0.1 serving a benchmark app
-(``app_dashws.py``: dash-ws on Flask; ``app_upstream.py``: Dash's own
-WebSocket callbacks on FastAPI, from its own virtual environment). The load
-client (``loadclient.py``) runs in a third virtual environment, in one or
+Sides (``--sides``, all by default), each one server process on 127.0.0.1:
+
+- ``dashws``: ``app_dashws.py``, dash-ws on Flask, one uvicorn worker;
+- ``upstream``: ``app_upstream.py``, Dash 4.4.1's own WebSocket callbacks on
+  FastAPI, one uvicorn worker, from its own virtual environment;
+- ``upstream45``: the same app on Dash 4.5.0rc2 (its own venv);
+- ``flask``: ``app_flask.py``, the same app as plain Dash on Flask served
+  by gunicorn (gthread, 1 worker, 16 threads): HTTP callbacks only;
+- ``flasksync``: the same, Dash without ``dash[async]`` (a sync view): the
+  sync HTTP callback only;
+- ``bare``: ``app_bare.py``, a plain ASGI app sending the same frames at the
+  same rates, on the same uvicorn stack and venv as dash-ws: the limit of the
+  stack. dash-ws's figures are also shown as a ratio to it ("x bare").
+
+The load client (``loadclient.py``) runs in a venv of its own, in one or
 more processes. Server CPU and RSS are read from /proc of the server pid,
 client CPU from /proc of the client pids. Only the standard library is used
 here, so any python3 can run this file; see README.md.
@@ -43,7 +55,7 @@ MODES = {
         rps_seconds=1.5,
         slow_seconds=8.0,
         slow_kb=200,  # 2 MB/s, so the 8 MB outbox ceiling is reached within 8 s
-        rps_kinds=["async"],
+        rps_kinds=["async", "sync"],  # sync: how plain Flask runs a callback
         repeats=1,
     ),
     "full": dict(
@@ -61,10 +73,86 @@ MODES = {
     ),
 }
 
+SCENARIOS = ("streams", "once", "getprop", "burst", "rps_ws", "rps_http", "close", "slow")
+
+# server: how it is served; venv: whose python; adapter: which loadclient protocol;
+# scenarios: what it can run. Table columns follow this order.
 SIDES = {
-    "dashws": dict(label="dash-ws", target="app_dashws:app.asgi"),
-    "upstream": dict(label="upstream 4.4.1", target="app_upstream:server"),
+    "dashws": dict(
+        label="dash-ws",
+        target="app_dashws:app.asgi",
+        server="uvicorn",
+        venv="dashws",
+        adapter="dashws",
+        scenarios=set(SCENARIOS),
+    ),
+    "upstream": dict(
+        label="upstream 4.4.1",
+        target="app_upstream:server",
+        server="uvicorn",
+        venv="upstream",
+        adapter="upstream",
+        scenarios=set(SCENARIOS),
+    ),
+    "upstream45": dict(
+        label="upstream 4.5.0rc2",
+        target="app_upstream:server",
+        server="uvicorn",
+        venv="upstream45",
+        adapter="upstream",
+        scenarios=set(SCENARIOS),
+    ),
+    "flask": dict(
+        label="Flask gunicorn",
+        target="app_flask:server",
+        server="gunicorn",
+        venv="flask",
+        adapter="dashws",  # only HTTP POSTs: the adapter is not used
+        scenarios={"rps_http"},
+    ),
+    "flasksync": dict(
+        label="Flask, no dash[async]",
+        target="app_flask:server",
+        server="gunicorn",
+        venv="flask",
+        adapter="dashws",
+        scenarios={"rps_http"},
+        kinds={"sync"},  # without asgiref Dash cannot run the async callback
+        env={"BENCH_FLASK_USE_ASYNC": "0"},
+    ),
+    "bare": dict(
+        label="bare stack",
+        target="app_bare:app",
+        server="uvicorn",
+        venv="dashws",  # the same python (so the same uvicorn, loop, ws library) as dash-ws
+        adapter="dashws",
+        scenarios={"streams", "once", "getprop", "rps_ws", "rps_http", "close"},
+    ),
 }
+DEFAULT_SIDES = "dashws,upstream,upstream45,flask,flasksync,bare"
+WS_IMPLEMENTATIONS = ("websockets-sansio", "websockets", "wsproto")
+GUNICORN_THREADS = 16
+
+
+def uvicorn_stack_flags(stack: str, ws: str | None) -> list[str]:
+    """uvicorn's --loop/--http/--ws for ``--stack`` and ``--ws``."""
+    flags = []
+    if stack == "asyncio":
+        flags += ["--loop", "asyncio", "--http", "h11"]
+    elif stack == "uvloop":
+        flags += ["--loop", "uvloop", "--http", "httptools"]
+    if ws:
+        flags += ["--ws", ws]
+    elif stack != "native":
+        flags += ["--ws", "websockets-sansio"]
+    return flags
+
+
+def stack_name(stack: str, ws: str | None) -> str:
+    if stack == "native":
+        return "native" + (f" + {ws}" if ws else "")
+    http = {"asyncio": "h11", "uvloop": "httptools"}[stack]
+    return f"{stack} + {http} + {ws or 'websockets-sansio'}"
 
 
 # ----------------------------------------------------------------------- /proc
@@ -110,6 +198,14 @@ def proc_threads(pid: int) -> int:
     return 0
 
 
+def proc_children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(x) for x in children.read().split()]
+    except OSError:
+        return []
+
+
 # ----------------------------------------------------------------------- processes
 
 
@@ -120,30 +216,62 @@ def free_port() -> int:
 
 
 class Server:
+    """One server process: uvicorn (one worker) or gunicorn (a master and one worker).
+
+    ``pid`` is the process that serves: uvicorn's, or gunicorn's worker once
+    ready; CPU time counts the gunicorn master too.
+    """
+
     def __init__(
-        self, side: str, python: str, port: int, stack: str, log: Path, extra: tuple = ()
+        self,
+        side: str,
+        python: str,
+        port: int,
+        stack: str,
+        log: Path,
+        extra: tuple = (),
+        ws: str | None = None,
     ) -> None:
         self.side, self.port = side, port
-        command = [
-            python,
-            "-m",
-            "uvicorn",
-            SIDES[side]["target"],
-            "--app-dir",
-            str(BENCH_DIR),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--backlog",
-            "4096",
-        ]
-        if stack == "asyncio":
-            command += ["--loop", "asyncio", "--http", "h11", "--ws", "websockets-sansio"]
-        elif stack == "uvloop":
-            command += ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio"]
+        spec = SIDES[side]
+        if spec.get("server") == "gunicorn":
+            command = [
+                python,
+                "-m",
+                "gunicorn",
+                spec["target"],
+                "--chdir",
+                str(BENCH_DIR),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(GUNICORN_THREADS),
+                "--workers",
+                "1",
+                "--backlog",
+                "4096",
+                "--log-level",
+                "warning",
+            ]
+        else:
+            command = [
+                python,
+                "-m",
+                "uvicorn",
+                spec["target"],
+                "--app-dir",
+                str(BENCH_DIR),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--backlog",
+                "4096",
+            ] + uvicorn_stack_flags(stack, ws)
         command += list(extra)
         self.command = command
         self.log = open(log, "w")
@@ -152,9 +280,10 @@ class Server:
             cwd=BENCH_DIR,
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **spec.get("env", {})},
         )
         self.pid = self.proc.pid
+        self.pids = [self.pid]
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.time() + timeout
@@ -163,9 +292,15 @@ class Server:
                 raise RuntimeError(f"{self.side} server exited; see {self.log.name}")
             try:
                 self.get("/")
-                return
             except OSError:
                 time.sleep(0.2)
+                continue
+            if SIDES[self.side].get("server") == "gunicorn":  # the worker serves; the master waits
+                workers = proc_children(self.proc.pid)
+                if workers:
+                    self.pid = workers[0]
+                    self.pids = [self.proc.pid, *workers]
+            return
         raise RuntimeError(f"{self.side} server did not start in {timeout}s")
 
     def stats(self, trim: bool = False) -> dict:
@@ -177,7 +312,7 @@ class Server:
             return r.read()
 
     def cpu(self) -> float:
-        return proc_cpu_seconds(self.pid)
+        return sum(proc_cpu_seconds(pid) for pid in self.pids)
 
     def rss(self) -> int:
         return proc_rss_kb(self.pid)
@@ -282,6 +417,131 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def wait_machine_quiet(limit: float, threshold: float = 0.25) -> dict:
+    """Wait (at most ``limit`` s) until the machine's busy CPU over 2 s is under ``threshold``."""
+    started = time.time()
+    busy = None
+    while time.time() - started < limit:
+        busy0 = system_busy_seconds()
+        time.sleep(2.0)
+        busy = (system_busy_seconds() - busy0) / 2.0
+        if busy < threshold:
+            break
+    waited = time.time() - started
+    if waited > 2.5:
+        log(f"waited {waited:.0f} s for other load to go (now {busy * 100:.0f} % CPU)")
+    return {"waited": waited, "busy": busy}
+
+
+# ----------------------------------------------------------------------- py-spy
+
+
+class Profiler:
+    """``py-spy record --nonblocking -f raw`` on a server for a while, in the background.
+
+    ``result()`` waits for it and aggregates the samples: self time per
+    function (summed over its lines) and per package.
+    """
+
+    def __init__(self, py_spy: str, pid: int, seconds: float, raw: Path) -> None:
+        self.raw, self.seconds = raw, seconds
+        raw.unlink(missing_ok=True)
+        self.command = [
+            py_spy,
+            "record",
+            "--nonblocking",
+            "-d",
+            str(max(1, int(seconds))),
+            "-f",
+            "raw",
+            "-o",
+            str(raw),
+            "--pid",
+            str(pid),
+        ]
+        log(f"py-spy on pid {pid} for {seconds:.0f} s -> {raw}")
+        self.proc = subprocess.Popen(
+            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+
+    def result(self, top: int = 20) -> dict:
+        try:
+            _, stderr = self.proc.communicate(timeout=self.seconds + 60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, stderr = self.proc.communicate()
+        if not self.raw.exists():
+            return {"error": f"py-spy produced nothing: {stderr.strip()[-300:]}"}
+        return aggregate_py_spy(self.raw.read_text(), self.seconds, top) | {
+            "raw": str(self.raw),
+            "command": " ".join(self.command),
+        }
+
+
+def _frame_name(frame: str) -> str:
+    """``func (pkg/mod.py:123)`` -> ``func (pkg/mod.py)``: samples summed over lines."""
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")").rsplit(":", 1)[0]
+    return f"{name} ({where})" if where else name
+
+
+def _package(frame: str) -> str:
+    where = frame.rpartition(" (")[2].rstrip(")")
+    return where.split("/")[0] if "/" in where else f"stdlib ({where})" if where else "?"
+
+
+def aggregate_py_spy(text: str, seconds: float, top: int = 20) -> dict:
+    """Self time per function and per package from py-spy's raw (collapsed) output."""
+    own: dict[str, int] = {}
+    packages: dict[str, int] = {}
+    total = 0
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        leaf = _frame_name(stack.split(";")[-1])
+        own[leaf] = own.get(leaf, 0) + n
+        packages[_package(leaf)] = packages.get(_package(leaf), 0) + n
+    if not total:
+        return {"error": "py-spy recorded no samples"}
+
+    def best(counts: dict, count: int) -> list:
+        ranked = sorted(counts.items(), key=lambda item: -item[1])[:count]
+        return [(name, n, round(100.0 * n / total, 1)) for name, n in ranked]
+
+    return {
+        "samples": total,
+        "seconds": seconds,
+        "busy_share": total / (seconds * 100),  # py-spy samples at 100 Hz; idle is not sampled
+        "self": best(own, top),
+        "packages": best(packages, 10),
+    }
+
+
+def profile_report(results: dict) -> str:
+    out = []
+    for side, r in results.items():
+        for conns, s in r.get("streams", {}).items():
+            prof = s.get("profile")
+            if not prof:
+                continue
+            if "error" in prof:
+                out.append(f"\npy-spy, {SIDES[side]['label']}, {conns} streams: {prof['error']}")
+                continue
+            out.append(
+                f"\npy-spy (non-blocking, 100 Hz), {SIDES[side]['label']} server, {conns} "
+                f"streams: {prof['samples']} busy samples in {prof['seconds']:.0f} s "
+                f"(~{prof['busy_share'] * 100:.0f} % of a core); {prof['raw']}"
+            )
+            out.append("  self time by package:")
+            out += [f"    {pct:5.1f} %  {name}" for name, _, pct in prof["packages"]]
+            out.append(f"  self time by function (top {len(prof['self'])}):")
+            out += [f"    {pct:5.1f} %  {n:6d}  {name}" for name, n, pct in prof["self"]]
+    return "\n".join(out)
+
+
 # ----------------------------------------------------------------------- one side
 
 
@@ -290,15 +550,34 @@ class SideRun:
         self.side, self.cfg, self.args = side, cfg, args
         self.client_python = client_python
         self.server_python = server_python
+        self.scenarios = SIDES[side]["scenarios"] & set(args.scenarios.split(","))
         self.port = free_port()
-        self.server = Server(
-            side, server_python, self.port, args.stack, Path(args.logdir) / f"server-{side}.log"
-        )
+        self.server = self.new_server(f"server-{side}.log")
         self.clients: list[Client] = []
-        self.results: dict = {"side": side, "server_command": " ".join(self.server.command)}
+        self.results: dict = {
+            "side": side,
+            "server_command": " ".join(
+                [f"{k}={v}" for k, v in SIDES[side].get("env", {}).items()] + self.server.command
+            ),
+            "scenarios": sorted(self.scenarios),
+        }
+
+    def new_server(self, log_name: str) -> Server:
+        return Server(
+            self.side,
+            self.server_python,
+            self.port,
+            self.args.stack,
+            Path(self.args.logdir) / log_name,
+            ws=self.args.ws,
+        )
+
+    def has(self, scenario: str) -> bool:
+        return scenario in self.scenarios
 
     def client(self, scenario: str, **options) -> Client:
-        client = Client(self.client_python, self.side, self.port, scenario, **options)
+        adapter = SIDES[self.side]["adapter"]
+        client = Client(self.client_python, adapter, self.port, scenario, **options)
         self.clients.append(client)
         return client
 
@@ -328,29 +607,38 @@ class SideRun:
             self.server.wait_ready()
             for path in ("/", "/_dash-layout", "/_dash-dependencies"):  # as a page load does
                 self.server.get(path)
-            self.run_single("once", count=30)  # warm-up: imports, first calls
+            if self.has("once"):
+                self.run_single("once", count=30)  # warm-up: imports, first calls
             time.sleep(1.0)
             r["stats_start"] = self.server.stats()
             r["rss_start_kb"] = self.server.rss()
             r["threads_start"] = proc_threads(self.server.pid)
 
-            # Memory first, on a fresh process: the largest count, idle then streaming.
-            counts = sorted(cfg["stream_conns"])
-            r["streams"] = {counts[-1]: self.stream(counts[-1], measure_idle=True)}
-            for conns in counts[:-1]:
+            if self.has("streams"):
+                # Memory first, on a fresh process: the largest count, idle then streaming.
+                counts = sorted(cfg["stream_conns"])
+                r["streams"] = {counts[-1]: self.stream(counts[-1], measure_idle=True)}
+                for conns in counts[:-1]:
+                    time.sleep(1.0)
+                    r["streams"][conns] = self.stream(conns)
+                r["streams"] = dict(sorted(r["streams"].items()))
                 time.sleep(1.0)
-                r["streams"][conns] = self.stream(conns)
-            r["streams"] = dict(sorted(r["streams"].items()))
 
-            time.sleep(1.0)
-            log(f"{self.side}: idle latency, get_prop")
-            r["once"] = self.run_median("one_way_p50", "once", count=cfg["once_count"])
-            r["getprop"] = self.run_median("p50", "getprop", count=cfg["getprop_count"])
-            log(f"{self.side}: continuous producer")
-            r["burst"] = self.run_median("max_gap_ms", "burst", seconds=cfg["burst_seconds"])
-            for kind in cfg["rps_kinds"]:
-                log(f"{self.side}: request/response ({kind})")
-                for transport in ("ws", "http"):
+            if self.has("once") or self.has("getprop"):
+                log(f"{self.side}: idle latency, get_prop")
+            if self.has("once"):
+                r["once"] = self.run_median("one_way_p50", "once", count=cfg["once_count"])
+            if self.has("getprop"):
+                r["getprop"] = self.run_median("p50", "getprop", count=cfg["getprop_count"])
+            if self.has("burst"):
+                log(f"{self.side}: continuous producer")
+                r["burst"] = self.run_median("max_gap_ms", "burst", seconds=cfg["burst_seconds"])
+            kinds = SIDES[self.side].get("kinds", {"async", "sync"})
+            for kind in [k for k in cfg["rps_kinds"] if k in kinds]:
+                transports = [t for t in ("ws", "http") if self.has(f"rps_{t}")]
+                if transports:
+                    log(f"{self.side}: request/response ({kind})")
+                for transport in transports:
                     r[f"rps_{transport}_{kind}"] = self.run_median(
                         "rps",
                         f"rps-{transport}",
@@ -358,28 +646,24 @@ class SideRun:
                         seconds=cfg["rps_seconds"],
                         inflight=64,
                     )
-            time.sleep(3.0)
-            r["rss_after_close_kb"] = self.server.rss()
-            r["threads_after_close"] = proc_threads(self.server.pid)
-            r["stats_after_close"] = self.server.stats()
-            r["rss_after_trim_kb"] = self.server.stats(trim=True)["rss_kb"]
+            if self.has("close"):
+                time.sleep(3.0)
+                r["rss_after_close_kb"] = self.server.rss()
+                r["threads_after_close"] = proc_threads(self.server.pid)
+                r["stats_after_close"] = self.server.stats()
+                r["rss_after_trim_kb"] = self.server.stats(trim=True)["rss_kb"]
 
-            # The slow client gets a fresh server: one that has served thousands of
-            # sockets keeps that freed memory, and a backlog would grow into it unseen.
-            self.server.stop()
-            self.server = Server(
-                self.side,
-                self.server_python,
-                free_port(),
-                self.args.stack,
-                Path(self.args.logdir) / f"server-{self.side}-slow.log",
-            )
-            self.port = self.server.port
-            self.server.wait_ready()
-            self.server.get("/")
-            self.run_single("once", count=10)
-            time.sleep(1.0)
-            r["slow"] = self.slow(cfg["slow_seconds"], cfg["slow_kb"])
+            if self.has("slow"):
+                # The slow client gets a fresh server: one that has served thousands of
+                # sockets keeps that freed memory, and a backlog would grow into it unseen.
+                self.server.stop()
+                self.port = free_port()
+                self.server = self.new_server(f"server-{self.side}-slow.log")
+                self.server.wait_ready()
+                self.server.get("/")
+                self.run_single("once", count=10)
+                time.sleep(1.0)
+                r["slow"] = self.slow(cfg["slow_seconds"], cfg["slow_kb"])
         finally:
             for client in self.clients:
                 client.kill()
@@ -424,6 +708,18 @@ class SideRun:
         for client in clients:
             client.send(f"START {t0} {t1}")
         time.sleep(max(0.0, t0 - time.time()))
+        profiler = None
+        if (
+            self.args.profile
+            and conns == max(cfg["stream_conns"])
+            and self.side in self.args.profile_sides.split(",")
+        ):
+            profiler = Profiler(
+                self.args.py_spy,
+                self.server.pid,
+                min(self.args.profile, cfg["stream_seconds"]),
+                Path(self.args.logdir) / f"pyspy-{self.side}-{conns}.txt",
+            )
         server_cpu0 = self.server.cpu()
         client_cpu0 = sum(c.cpu() for c in clients)
         system0 = system_busy_seconds()
@@ -439,6 +735,8 @@ class SideRun:
         other_cpu = (system_busy_seconds() - system0) / window - server_cpu - client_cpu
         run_delay = (proc_run_delay(self.server.pid) - delay0) / window
         results = [client.result() for client in clients]
+        if profiler is not None:
+            info["profile"] = profiler.result()
         info["settle_seconds"], info["settled"] = self.wait_quiet()
         hist = merge_hist([x["hist"] for x in results])
         updates = sum(x["updates"] for x in results)
@@ -521,11 +819,20 @@ def fmt(value, spec="{:.2f}", unit="") -> str:
     return spec.format(value) + unit
 
 
-def table(results: dict, cfg: dict) -> str:
-    sides = [s for s in ("dashws", "upstream") if s in results]
-    rows: list[tuple[str, list[str], str, str]] = []  # label, values, target, verdict
+def ratio_text(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"x{value:.1f}" if value >= 10 else f"x{value:.2f}"
 
-    def row(label, getter, spec="{:.2f}", unit="", target="", check=None):
+
+def table(results: dict, cfg: dict) -> str:
+    sides = [s for s in SIDES if s in results]
+    with_ratio = "dashws" in results and "bare" in results
+    rows: list[tuple[str, list[str], str, str, str]] = []  # label, values, ratio, target, verdict
+
+    def row(label, getter, spec="{:.2f}", unit="", target="", check=None, ratio=False, vs=None):
+        """``check``: the dash-ws value meets its target; ``ratio``: dash-ws / bare stack;
+        ``vs``: a side whose value dash-ws must reach or beat (``check`` gets both)."""
         values = []
         raw = {}
         for side in sides:
@@ -536,9 +843,17 @@ def table(results: dict, cfg: dict) -> str:
             raw[side] = value
             values.append(value if isinstance(value, str) else fmt(value, spec, unit))
         verdict = ""
-        if check is not None and raw.get("dashws") is not None:
+        if vs is not None:
+            if raw.get("dashws") is not None and raw.get(vs) is not None:
+                verdict = "ok" if check(raw["dashws"], raw[vs]) else "MISSED"
+        elif check is not None and raw.get("dashws") is not None:
             verdict = "ok" if check(raw["dashws"]) else "MISSED"
-        rows.append((label, values, target, verdict))
+        times_bare = ""
+        if ratio and isinstance(raw.get("dashws"), (int, float)):
+            bare = raw.get("bare")
+            if isinstance(bare, (int, float)) and bare:
+                times_bare = ratio_text(raw["dashws"] / bare)
+        rows.append((label, values, times_bare, target, verdict))
 
     for conns in cfg["stream_conns"]:
         s = lambda r, c=conns: r["streams"][c]  # noqa: E731
@@ -548,6 +863,7 @@ def table(results: dict, cfg: dict) -> str:
             "{:.2f}",
             target=">= 9.5",
             check=lambda v: v >= 9.5,
+            ratio=True,
         )
         row(f"{conns} streams: slowest conn Hz", lambda r, s=s: s(r)["min_conn_rate"], "{:.1f}")
         row(f"{conns} streams: latency p50", lambda r, s=s: s(r)["p50_ms"], "{:.1f}", " ms")
@@ -558,6 +874,7 @@ def table(results: dict, cfg: dict) -> str:
             " ms",
             target="<= 50 ms",
             check=lambda v: v <= 50,
+            ratio=True,
         )
         row(f"{conns} streams: latency max", lambda r, s=s: s(r)["max_ms"], "{:.0f}", " ms")
         row(f"{conns} streams: server CPU", lambda r, s=s: s(r)["server_cpu"] * 100, "{:.0f}", " %")
@@ -566,6 +883,7 @@ def table(results: dict, cfg: dict) -> str:
             lambda r, s=s: s(r)["server_cpu"] / (s(r)["updates"] / cfg["stream_seconds"]) * 1e6,
             "{:.0f}",
             " us",
+            ratio=True,
         )
         row(
             f"{conns} streams: client CPU (procs)",
@@ -600,6 +918,7 @@ def table(results: dict, cfg: dict) -> str:
         " KB",
         target="<= 20 KB",
         check=lambda v: v <= 20,
+        ratio=True,
     )
     row(
         f"RSS per streaming conn ({top})",
@@ -608,6 +927,7 @@ def table(results: dict, cfg: dict) -> str:
         " KB",
         target="<= 30 KB",
         check=lambda v: v <= 30,
+        ratio=True,
     )
     row("RSS at start", lambda r: r["rss_start_kb"] / 1024, "{:.1f}", " MB")
     row("RSS after all conns closed", lambda r: r["rss_after_close_kb"] / 1024, "{:.1f}", " MB")
@@ -636,6 +956,7 @@ def table(results: dict, cfg: dict) -> str:
         " ms",
         target="<= 1 ms",
         check=lambda v: v <= 1,
+        ratio=True,
     )
     row("set_props latency p99 (one-way)", lambda r: r["once"]["one_way_p99"], "{:.3f}", " ms")
     row("call -> result round trip p50", lambda r: r["once"]["call_to_result_p50"], "{:.3f}", " ms")
@@ -646,6 +967,7 @@ def table(results: dict, cfg: dict) -> str:
         " ms",
         target="<= 0.5 ms",
         check=lambda v: v <= 0.5,
+        ratio=True,
     )
     row("get_prop round trip p99", lambda r: r["getprop"]["p99"], "{:.3f}", " ms")
     row(
@@ -675,25 +997,45 @@ def table(results: dict, cfg: dict) -> str:
             "{:.0f}",
             target=">= 5000" if kind == "async" else "",
             check=(lambda v: v >= 5000) if kind == "async" else None,
+            ratio=True,
         )
-        row("  p99 latency", lambda r, k=kind: r[f"rps_ws_{k}"]["p99_ms"], "{:.1f}", " ms")
+        row(
+            "  p99 latency",
+            lambda r, k=kind: r[f"rps_ws_{k}"]["p99_ms"],
+            "{:.1f}",
+            " ms",
+            ratio=True,
+        )
         row(
             "  server CPU per callback",
             lambda r, k=kind: r[f"rps_ws_{k}"]["server_cpu"] / r[f"rps_ws_{k}"]["rps"] * 1e6,
             "{:.0f}",
             " us",
+            ratio=True,
         )
+        with_flask = "flask" in results
         row(
             f"callbacks/s, HTTP, 64 in flight ({kind})",
             lambda r, k=kind: r[f"rps_http_{k}"]["rps"],
             "{:.0f}",
+            target=">= Flask gunicorn" if with_flask else "",
+            check=(lambda v, flask: v >= flask) if with_flask else None,
+            vs="flask" if with_flask else None,
+            ratio=True,
         )
-        row("  p99 latency", lambda r, k=kind: r[f"rps_http_{k}"]["p99_ms"], "{:.1f}", " ms")
+        row(
+            "  p99 latency",
+            lambda r, k=kind: r[f"rps_http_{k}"]["p99_ms"],
+            "{:.1f}",
+            " ms",
+            ratio=True,
+        )
         row(
             "  server CPU per callback",
             lambda r, k=kind: r[f"rps_http_{k}"]["server_cpu"] / r[f"rps_http_{k}"]["rps"] * 1e6,
             "{:.0f}",
             " us",
+            ratio=True,
         )
     secs, rate = cfg["slow_seconds"], cfg["slow_kb"] * 10 / 1000
     row(
@@ -716,16 +1058,19 @@ def table(results: dict, cfg: dict) -> str:
         lambda r: f"{r['threads_start']} / {r['threads_after_close']}",
     )
 
+    # Rows no side has a value for (a scenario not run) are left out.
+    rows = [r for r in rows if any(v != "-" for v in r[1])]
     header = ["scenario"] + [SIDES[s]["label"] for s in sides] + ["dash-ws target", ""]
-    widths = [max(len(header[0]), *(len(r[0]) for r in rows))]
-    for i in range(len(sides)):
-        widths.append(max(len(header[i + 1]), *(len(r[1][i]) for r in rows)))
-    widths.append(max(len(header[-2]), *(len(r[2]) for r in rows)))
-    widths.append(6)
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    columns = [[r[0] for r in rows]] + [[r[1][i] for r in rows] for i in range(len(sides))]
+    columns += [[r[3] for r in rows], [r[4] for r in rows]]
+    if with_ratio:  # "x bare" right after dash-ws
+        header.insert(2, "x bare")
+        columns.insert(2, [r[2] for r in rows])
+    widths = [max(len(h), *(len(c) for c in col)) for h, col in zip(header, columns)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    for label, values, target, verdict in rows:
-        cells = [label] + values + [target, verdict]
+    for i in range(len(rows)):
+        cells = [col[i] for col in columns]
         lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
     return "\n".join(lines)
 
@@ -737,15 +1082,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="short version (< 2 minutes)")
-    parser.add_argument("--sides", default="dashws,upstream", help="comma list of dashws,upstream")
+    parser.add_argument("--quick", action="store_true", help="short version (about 4 minutes)")
+    parser.add_argument(
+        "--sides",
+        default=DEFAULT_SIDES,
+        help=f"comma list of {','.join(SIDES)} (default: all; the order of the runs)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma list of {','.join(SCENARIOS)} (default: all that a side can run)",
+    )
     parser.add_argument(
         "--dashws-python",
         default=os.environ.get("BENCH_DASHWS_PYTHON", str(REPO / ".venv" / "bin" / "python")),
-        help="python of a venv with dash-ws installed",
+        help="python of a venv with dash-ws installed (also serves the bare stack)",
     )
     parser.add_argument(
         "--upstream-venv", default=os.environ.get("BENCH_UPSTREAM_VENV", "/tmp/bench-upstream-venv")
+    )
+    parser.add_argument(
+        "--upstream45-venv",
+        default=os.environ.get("BENCH_UPSTREAM45_VENV", "/tmp/bench-upstream45-venv"),
+        help="venv with dash[fastapi]==4.5.0rc2 + uvicorn[standard], for the side upstream45",
+    )
+    parser.add_argument(
+        "--flask-venv",
+        default=os.environ.get("BENCH_FLASK_VENV", "/tmp/bench-flask-venv"),
+        help="venv with dash==4.4.1 + gunicorn, for the side flask",
     )
     parser.add_argument(
         "--client-venv", default=os.environ.get("BENCH_CLIENT_VENV", "/tmp/bench-client-venv")
@@ -755,10 +1119,17 @@ def main() -> None:
         "--stack",
         choices=("asyncio", "uvloop", "native"),
         default="asyncio",
-        help="asyncio (default): both servers on uvicorn --loop asyncio --http h11 "
-        "--ws websockets-sansio; uvloop: both on --loop uvloop --http httptools "
-        "(dash-ws then runs from --dashws-uvloop-venv); native: uvicorn's defaults "
-        "in each venv (upstream gets uvloop + httptools, dash-ws in .venv does not)",
+        help="asyncio (default): the uvicorn servers on --loop asyncio --http h11; "
+        "uvloop: on --loop uvloop --http httptools (dash-ws and the bare stack then run "
+        "from --dashws-uvloop-venv); native: uvicorn's defaults in each venv (upstream "
+        "gets uvloop + httptools, dash-ws in .venv does not)",
+    )
+    parser.add_argument(
+        "--ws",
+        choices=WS_IMPLEMENTATIONS,
+        default=None,
+        help="uvicorn's WebSocket implementation (default: websockets-sansio; with "
+        "--stack native, uvicorn's own default)",
     )
     parser.add_argument(
         "--dashws-uvloop-venv",
@@ -769,7 +1140,25 @@ def main() -> None:
         "--streams", help="comma list of stream connection counts (overrides the mode)"
     )
     parser.add_argument(
+        "--stream-seconds", type=float, help="stream measurement window (overrides the mode)"
+    )
+    parser.add_argument(
         "--client-procs", type=int, default=0, help="load-client processes for streams (0: auto)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        help="seconds of py-spy (non-blocking) on the server during the largest stream "
+        "window (at most the window; 0: none)",
+    )
+    parser.add_argument("--profile-sides", default="dashws", help="sides to profile")
+    parser.add_argument("--py-spy", default=str(REPO / ".venv" / "bin" / "py-spy"))
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        help="before each side, wait up to this many seconds for other load to go",
     )
     parser.add_argument(
         "--json", default="/tmp/dash-ws-bench-results.json", help="write raw results here"
@@ -777,9 +1166,17 @@ def main() -> None:
     parser.add_argument("--logdir", default="/tmp", help="server logs go here")
     args = parser.parse_args()
 
+    sides = args.sides.split(",")
+    unknown = [s for s in sides if s not in SIDES] + [
+        s for s in args.scenarios.split(",") if s not in SCENARIOS
+    ]
+    if unknown:
+        parser.error(f"unknown side or scenario: {', '.join(unknown)}")
     cfg = dict(MODES["quick" if args.quick else "full"])
     if args.streams:
         cfg["stream_conns"] = [int(x) for x in args.streams.split(",")]
+    if args.stream_seconds:
+        cfg["stream_seconds"] = args.stream_seconds
     if not args.no_setup:
         env = {
             **os.environ,
@@ -788,11 +1185,20 @@ def main() -> None:
         }
         if args.stack == "uvloop":
             env["BENCH_DASHWS_UVLOOP_VENV"] = args.dashws_uvloop_venv
+        if "upstream45" in sides:
+            env["BENCH_UPSTREAM45_VENV"] = args.upstream45_venv
+        if "flask" in sides or "flasksync" in sides:
+            env["BENCH_FLASK_VENV"] = args.flask_venv
         subprocess.run(["bash", str(BENCH_DIR / "setup_venvs.sh")], check=True, env=env)
     dashws_python = args.dashws_python
     if args.stack == "uvloop":
         dashws_python = f"{args.dashws_uvloop_venv}/bin/python"
-    pythons = {"dashws": dashws_python, "upstream": f"{args.upstream_venv}/bin/python"}
+    pythons = {
+        "dashws": dashws_python,
+        "upstream": f"{args.upstream_venv}/bin/python",
+        "upstream45": f"{args.upstream45_venv}/bin/python",
+        "flask": f"{args.flask_venv}/bin/python",
+    }
     client_python = f"{args.client_venv}/bin/python"
 
     busy0 = system_busy_seconds()
@@ -806,9 +1212,13 @@ def main() -> None:
         )
     started = time.time()
     results = {}
-    for side in args.sides.split(","):
+    quiet_waits = {}
+    for side in sides:
+        if args.wait_quiet:
+            quiet_waits[side] = wait_machine_quiet(args.wait_quiet)
         log(f"=== {SIDES[side]['label']}")
-        results[side] = SideRun(side, pythons[side], client_python, cfg, args).run()
+        python = pythons[SIDES[side]["venv"]]
+        results[side] = SideRun(side, python, client_python, cfg, args).run()
     elapsed = time.time() - started
 
     mode = "quick" if args.quick else "full"
@@ -818,7 +1228,10 @@ def main() -> None:
                 "mode": mode,
                 "config": cfg,
                 "stack": args.stack,
+                "ws": args.ws,
+                "stack_name": stack_name(args.stack, args.ws),
                 "background_cpu": background,
+                "quiet_waits": quiet_waits,
                 "results": results,
             },
             out,
@@ -827,11 +1240,20 @@ def main() -> None:
         )
     print()
     print(
-        f"dash-ws vs upstream Dash 4.4.1 WebSocket callbacks: {mode} mode, stack={args.stack}, "
+        f"{' vs '.join(SIDES[s]['label'] for s in results)}: "
+        f"{mode} mode, uvicorn stack {stack_name(args.stack, args.ws)}, "
         f"{os.cpu_count()} cores, {elapsed:.0f} s; "
         f"other load before start: {background * 100:.0f} % CPU"
     )
     print(table(results, cfg))
+    if "dashws" in results and "bare" in results:
+        print(
+            "x bare: dash-ws's figure over the bare stack's (app_bare.py: the same frames at "
+            "the same rates, same uvicorn, loop and ws library, no dash-ws)"
+        )
+    report = profile_report(results)
+    if report:
+        print(report)
     for side, r in results.items():
         print(f"\n{SIDES[side]['label']} server: {r['server_command']}")
         for conns, s in r.get("streams", {}).items():
