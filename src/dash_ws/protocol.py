@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 import orjson
+from plotly.io.json import config as json_config
 from plotly.io.json import to_json_plotly
 
 from .errors import ProtocolError, RefusedMessage
@@ -322,8 +323,36 @@ _PARSERS = {
 
 
 def encode_value(value: Any) -> bytes:
-    """Encode a prop value exactly as Dash encodes callback outputs."""
+    """Encode a prop value exactly as Dash encodes callback outputs.
+
+    Dash's encoder (plotly's ``to_json_plotly``) first tries orjson with
+    these options and escapes what is unsafe inside HTML; a value orjson
+    takes (text, numbers, lists, dicts, numpy arrays) is encoded here the
+    same way without the encoder's per-call set-up. Anything else
+    (components, figures, ``Patch``) goes to Dash's encoder.
+    """
+    if json_config.default_engine in ("auto", "orjson"):
+        try:
+            encoded = orjson.dumps(value, option=_PLOTLY_ORJSON_OPTIONS)
+        except TypeError:
+            pass
+        else:
+            for unsafe, escaped in _HTML_UNSAFE:
+                if unsafe in encoded:
+                    encoded = encoded.replace(unsafe, escaped)
+            return encoded
     return to_json_plotly(value).encode()
+
+
+_PLOTLY_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_HTML_UNSAFE = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"/", b"\\u002f"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
+"""What plotly's encoder escapes in JSON made by orjson, in its order."""
 
 
 def encode_component_id(component_id: ComponentId) -> bytes:
