@@ -6,6 +6,7 @@ other, as a balancer without sticky routing sends it.
 """
 
 import asyncio
+import json
 
 from dash import Input, Output, Patch, html
 
@@ -279,3 +280,44 @@ async def test_cookies_set_through_the_relay_are_exchanged_at_either_worker(redi
         seen = await page.call("who.children", inputs=["t"])
         assert seen.outputs["who"]["children"] == "u5"
         assert (await exchange(first, result.cookies, "apply")).status_code == 404
+
+
+@needs_clientside_patch
+async def test_a_stranger_cannot_take_a_session_through_another_worker(redis_server):
+    import httpx
+
+    ticker = Ticker()
+    first, second = worker(redis_server.url, ticker), worker(redis_server.url, ticker)
+    owner_cookies = {"cookie": "session=alice"}
+    async with TestClient(first).page(headers=owner_cookies) as page:
+        await page.ready()
+        await ticker.until(lambda: ticker.starts == 1)
+        session = first.asgi.endpoint.sessions[page.session_id]
+
+        # Another identity with the right secret, then the right identity with a wrong one.
+        for headers, secret in (
+            ({"cookie": "session=mallory"}, page.session_secret),
+            (owner_cookies, "guessed"),
+        ):
+            async with TestClient(second).page(headers=headers, join=False) as stranger:
+                await stranger.send_text(
+                    json.dumps(
+                        {"type": "join", "session": page.session_id, "secret": secret, "seen": 0}
+                    )
+                )
+                await stranger.opened()
+                assert not stranger.resumed and stranger.session_id != page.session_id
+        assert session.is_attached
+        assert page.session_id in first.asgi.endpoint.sessions
+
+        # Nor can it take the page's cookies at the other worker without the browser's binding.
+        transport = httpx.ASGITransport(app=second.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            answer = await client.post(
+                "/_dash-ws/cookies",
+                json={"token": f"{page.session_id}.any", "step": "apply"},
+                headers={"origin": "http://testserver", "cookie": "session=mallory"},
+            )
+        assert answer.status_code == 404
+        await step(ticker, page)
+        await page.wait_for(lambda p: appended(p) == [1])  # the owner's page still streams
