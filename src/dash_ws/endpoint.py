@@ -318,7 +318,7 @@ class SocketEndpoint:
             while True:
                 event = await websocket.receive()
                 if event["type"] == "websocket.disconnect":
-                    return event.get("code", 1000) in _PAGE_LEFT
+                    return event.get("code", 1000) in protocol.PAGE_LEFT_CODES
                 if not session.serves(transport):
                     continue  # the session moved to another socket; this one is on its way out
                 raw = _frame_text(event)
@@ -511,9 +511,6 @@ class SocketEndpoint:
 
 _LARGE_FRAME = 64 * 1024
 """Bytes past which a frame costs the loop enough to give other pages a turn after it."""
-
-# Close codes a page sends when it goes away on purpose (closed, reloaded, navigated).
-_PAGE_LEFT = frozenset({1000, 1001})
 
 
 def _answer_at_once(session: PageSession, call_id: int, status: int, text: str) -> None:

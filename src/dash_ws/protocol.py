@@ -58,6 +58,10 @@ class CloseCode(enum.IntEnum):
     UNSUPPORTED_VERSION = 4400
 
 
+PAGE_LEFT_CODES = frozenset({CloseCode.NORMAL, CloseCode.GOING_AWAY})
+"""Close codes a page sends when it goes away on purpose (closed, reloaded, navigated)."""
+
+
 def close_reason(reason: str) -> str:
     """``reason`` cut to fit a close frame, on a character boundary."""
     encoded = reason.encode()

@@ -16,6 +16,7 @@ import dash
 from . import dash_adapter
 from .execution import PersistentCallback
 from .feeds import Feed
+from .topics import check_topic
 
 _DEPENDENCY_KEYWORDS = ("output", "inputs", "state")
 
@@ -78,8 +79,7 @@ class SocketCallbacks:
     def register_feed(
         self, topic: str, outputs: tuple, on_gap: Callable[[], Any] | None
     ) -> Callable[[Callable], Callable]:
-        if not isinstance(topic, str) or not topic:
-            raise TypeError(f"a feed's topic is a non-empty str, not {topic!r}")
+        check_topic(topic)
         if not outputs or not all(isinstance(o, dash.Output) for o in outputs):
             raise TypeError("a feed names one or more dash.Output it streams to")
 

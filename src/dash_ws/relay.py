@@ -41,6 +41,7 @@ from .handshake import Handshake
 from .parts import PartJoiner
 from .protocol import CloseCode
 from .redis_broker import PREFIX, RETRY_DELAYS, RedisBroker
+from .session import quietly
 
 if TYPE_CHECKING:
     from .endpoint import SocketEndpoint
@@ -175,7 +176,7 @@ class Relay:
                 logger.warning("dash-ws: the relay lost the broker (%s); retrying", error)
             finally:
                 self.listening.clear()
-                await _quietly_close(pubsub)
+                await quietly(pubsub.aclose(), ANSWER_TIMEOUT)
             self._broken()
             await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
             failures += 1
@@ -239,13 +240,13 @@ class Relay:
                 logger.info("dash-ws: page %s resumed through another worker", session.id[:8])
                 return
             del self._sessions[relay_id]
-        await _quietly(self._send(worker, {"k": "refused", "r": relay_id}))
+        await quietly(self._send(worker, {"k": "refused", "r": relay_id}), ANSWER_TIMEOUT)
 
     async def _answer_cookies(self, message: dict) -> None:
         asked = tuple(message["asked"])
         status, cookies = await self.endpoint.cookie_route.exchange(asked, message["cookie"])
         answer = {"k": "cookies-answer", "r": message["r"], "status": status, "cookies": cookies}
-        await _quietly(self._send(message["w"], answer))
+        await quietly(self._send(message["w"], answer), ANSWER_TIMEOUT)
 
     async def cookies_elsewhere(
         self, asked: tuple[str, str, str], cookie_header: str
@@ -314,7 +315,8 @@ class Relay:
             if not heard or not await page.taken_back():
                 return False  # the session's worker is gone, or did not take the page
             left = await page.pump(websocket, lambda d: self._send(owner, d), relay_id)
-            await _quietly(self._send(owner, {"k": "end", "r": relay_id, "left": left}))
+            ended = {"k": "end", "r": relay_id, "left": left}
+            await quietly(self._send(owner, ended), ANSWER_TIMEOUT)
             return True
         except ConnectionError:
             page.close(CloseCode.SERVICE_RESTART, "the relay to this page's session broke")
@@ -407,7 +409,7 @@ class _RelayedPage:
             self._answer.set_result(False)
         if not self._closed.is_set():
             self._closed.set()
-            asyncio.ensure_future(_quietly(self.transport.close(code, reason), self.send_timeout))
+            asyncio.ensure_future(quietly(self.transport.close(code, reason), self.send_timeout))
 
     async def pump(self, websocket: StarletteWebSocket, send: Any, relay_id: str) -> bool:
         """Move frames both ways until the page's socket ends; True if the page left."""
@@ -416,7 +418,7 @@ class _RelayedPage:
             while True:
                 event = await websocket.receive()
                 if event["type"] == "websocket.disconnect":
-                    return event.get("code", 1000) in (1000, 1001)
+                    return event.get("code", 1000) in protocol.PAGE_LEFT_CODES
                 text = event.get("text")
                 if text is None:
                     text = (event.get("bytes") or b"").decode("utf-8", "replace")
@@ -446,17 +448,3 @@ def _handshake_from(fields: dict) -> Handshake:
         path=fields["path"],
         query_string=fields["query_string"],
     )
-
-
-async def _quietly(operation: Any, timeout: float | None = ANSWER_TIMEOUT) -> None:
-    try:
-        await asyncio.wait_for(operation, timeout)
-    except (Exception, asyncio.TimeoutError):
-        logger.debug("dash-ws: relay operation failed", exc_info=True)
-
-
-async def _quietly_close(pubsub: Any) -> None:
-    try:
-        await pubsub.aclose()
-    except Exception:
-        logger.debug("dash-ws: closing a pub/sub connection failed", exc_info=True)

@@ -45,7 +45,7 @@ from .errors import InvalidState, SocketClosed, UnsupportedDash
 from .outbox import Outbox
 from .prop_reads import PropReads
 from .protocol import CloseCode, ComponentId
-from .topics import PageSubscription, TopicHub, TopicMessage
+from .topics import PageSubscription, TopicHub, TopicMessage, check_topic
 
 logger = logging.getLogger("dash_ws")
 
@@ -265,7 +265,7 @@ class PageSession:
         old = self._transport
         self.detach()
         if old is not None:
-            asyncio.ensure_future(_quietly(old.close(code, reason), self.limits.close_timeout))
+            asyncio.ensure_future(quietly(old.close(code, reason), self.limits.close_timeout))
 
     def _end_soon(self) -> None:
         """The page did not come back in time, or never answered the close."""
@@ -301,7 +301,7 @@ class PageSession:
         """Send an unnumbered message (``pong``) now if attached; never kept."""
         transport = self._transport
         if transport is not None:
-            asyncio.ensure_future(_quietly(transport.send(protocol.frame([message]))))
+            asyncio.ensure_future(quietly(transport.send(protocol.frame([message]))))
 
     def call_on_loop(self, function: Callable[..., None], *args: Any) -> None:
         """Run ``function`` on the session's loop, now if already there. Thread-safe."""
@@ -422,8 +422,8 @@ class PageSession:
             return
         timeout = self.limits.close_timeout
         if code != CloseCode.TOO_SLOW:
-            await _quietly(self.delivery.flush(transport), timeout)
-        await _quietly(transport.close(code, reason), timeout)
+            await quietly(self.delivery.flush(transport), timeout)
+        await quietly(transport.close(code, reason), timeout)
         self._ending.arm(timeout)
 
     async def shutdown(self) -> None:
@@ -461,7 +461,7 @@ class PageSession:
             self._enter(SessionState.ENDED)
 
 
-async def _quietly(operation: Awaitable[Any], timeout: float | None = None) -> None:
+async def quietly(operation: Awaitable[Any], timeout: float | None = None) -> None:
     """Await a socket operation whose failure, or lack of progress, means the peer has gone."""
     try:
         await asyncio.wait_for(operation, timeout)
@@ -582,8 +582,7 @@ class _Subscribing:
     """A subscription that starts following its topic on the first ``async for`` step."""
 
     def __init__(self, session: PageSession, topic: str) -> None:
-        if not isinstance(topic, str) or not topic:
-            raise TypeError(f"a topic is a non-empty str, not {topic!r}")
+        check_topic(topic)
         if session.hub is None:
             raise RuntimeError("this page's socket has no topics")
         self._session = session

@@ -41,18 +41,19 @@ def publish(topic: str, message: Any, *, broker: str | None = None) -> int:
     to Redis; on an event loop, ``await publish_async`` instead. Raises
     ``BrokerUnavailable`` when the broker cannot be reached.
     """
-    _check_topic(topic)
+    check_topic(topic)
     return broker_for(broker).publish_blocking(topic, protocol.encode_value(message)).number
 
 
 async def publish_async(topic: str, message: Any, *, broker: str | None = None) -> int:
     """``publish`` for async code: the event loop keeps running while Redis answers."""
-    _check_topic(topic)
+    check_topic(topic)
     cursor = await broker_for(broker).publish(topic, protocol.encode_value(message))
     return cursor.number
 
 
-def _check_topic(topic: str) -> None:
+def check_topic(topic: str) -> None:
+    """One rule for a topic's name, wherever one is given: publish, subscribe, feed."""
     if not isinstance(topic, str) or not topic:
         raise TypeError(f"a topic is a non-empty str, not {topic!r}")
 
