@@ -10,17 +10,18 @@ import dash_ws
 from dash_ws.brokers import BrokerUnavailable, Cursor, TopicHistory
 from dash_ws.redis_broker import RedisBroker
 from dash_ws.topics import TopicHub
+from tests.helpers.progress import Progress
 from tests.helpers.redis_server import free_port
 
 
-class Collector:
+class Collector(Progress):
     """A follower of a topic that remembers what it got, with a way to wait for it."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.numbers: list[int] = []
         self.data: list[bytes] = []
         self.gaps: list[int] = []
-        self._changed = asyncio.Condition()
 
     def receive(self, entries, gap) -> None:
         if gap:
@@ -28,18 +29,7 @@ class Collector:
         for entry in entries:
             self.numbers.append(entry.number)
             self.data.append(entry.data)
-        asyncio.ensure_future(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def until(self, condition, timeout: float = 20.0) -> None:
-        async def satisfied() -> None:
-            async with self._changed:
-                await self._changed.wait_for(condition)
-
-        await asyncio.wait_for(satisfied(), timeout)
+        asyncio.ensure_future(self.changed())
 
 
 def new_broker(url: str, count: int = 100) -> RedisBroker:
@@ -117,15 +107,20 @@ async def test_publishing_while_redis_is_down_fails_to_the_caller(redis_server):
     await broker.close()
 
 
-async def test_followers_recover_what_redis_kept_across_a_restart(redis_server):
-    broker = new_broker(redis_server.url)
-    hub = TopicHub(broker)
+async def followed_then_restarted(server) -> tuple[RedisBroker, Collector]:
+    """A follower that got messages 1 to 3 of a topic, and the Redis under it restarted."""
+    broker = new_broker(server.url)
     follower = Collector()
-    await hub.follow("t", follower)
+    await TopicHub(broker).follow("t", follower)
     for n in range(3):
         await broker.publish("t", str(n).encode())
     await follower.until(lambda: len(follower.numbers) == 3)
-    redis_server.restart()
+    server.restart()
+    return broker, follower
+
+
+async def test_followers_recover_what_redis_kept_across_a_restart(redis_server):
+    broker, follower = await followed_then_restarted(redis_server)
     published = []
     for n in range(3, 8):
         published.append((await _publish_when_back(broker, n)).number)
@@ -136,14 +131,7 @@ async def test_followers_recover_what_redis_kept_across_a_restart(redis_server):
 
 
 async def test_followers_are_told_when_a_restart_lost_the_history(cache_only_redis):
-    broker = new_broker(cache_only_redis.url)
-    hub = TopicHub(broker)
-    follower = Collector()
-    await hub.follow("t", follower)
-    for n in range(3):
-        await broker.publish("t", str(n).encode())
-    await follower.until(lambda: len(follower.numbers) == 3)
-    cache_only_redis.restart()
+    broker, follower = await followed_then_restarted(cache_only_redis)
     for n in range(3, 6):
         await _publish_when_back(broker, n)
     await follower.until(lambda: len(follower.numbers) == 6)

@@ -14,29 +14,19 @@ import dash_ws
 from dash_ws import Dash, ctx, set_props
 from dash_ws.relay import session_key
 from dash_ws.testing import TestClient
+from tests.helpers.progress import Progress
 
 from .compat import needs_clientside_patch, needs_shared_storage
 
 
-class Ticker:
+class Ticker(Progress):
     """A persistent callback's progress, shared with the test."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.starts = 0
         self.release = asyncio.Event()
         self.sent = 0
-        self._changed = asyncio.Condition()
-
-    async def changed(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def until(self, condition, timeout: float = 20.0) -> None:
-        async def satisfied() -> None:
-            async with self._changed:
-                await self._changed.wait_for(condition)
-
-        await asyncio.wait_for(satisfied(), timeout)
 
 
 def worker(url: str, ticker: Ticker, **options) -> Dash:
