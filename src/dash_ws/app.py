@@ -275,8 +275,9 @@ class Dash(dash.Dash):
     def asgi(self) -> DashWsASGI:
         """The ASGI app: ``uvicorn module:app.asgi``."""
         require_websocket_implementation()
+        backend = self._callback_backend()
         executor = CallbackExecutor(
-            self._callback_backend(),
+            backend,
             self.websocket_max_workers,
             reveals_errors=lambda: dash_adapter.reveals_errors(self),
         )
@@ -286,6 +287,8 @@ class Dash(dash.Dash):
             socket_path=self.socket_path,
             client_path=self.client_path,
             cookies_path=self.websocket_routes.cookies_path,
+            update_path=self.websocket_routes.update_path,
+            update_route=self._update_route(backend, executor, inner),
             endpoint=SocketEndpoint(
                 executor,
                 self.websocket_limits,
@@ -330,6 +333,16 @@ class Dash(dash.Dash):
         from .asgi_bridge import AsgiCallbackBackend
 
         return AsgiCallbackBackend(self)
+
+    def _update_route(
+        self, backend: CallbackBackend, executor: CallbackExecutor, inner: Any
+    ) -> Any:
+        """Dash's callback route served by dash-ws itself (Flask), or ``None`` (ASGI backends)."""
+        if dash_adapter.backend_name(self) != "flask":
+            return None
+        from .flask_updates import FlaskUpdateRoute
+
+        return FlaskUpdateRoute(backend, executor, fallback=inner)
 
     def _inner_asgi(self) -> tuple[Any, bool]:
         if dash_adapter.backend_name(self) == "flask":

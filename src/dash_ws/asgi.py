@@ -1,8 +1,8 @@
 """The ASGI app that serves a Dash app and its page sockets side by side.
 
-Requests for the socket and for the browser client are answered here;
-everything else goes to the app's own server: Flask through a2wsgi, FastAPI
-and Quart directly.
+Requests for the socket and for the browser client are answered here, and a
+Flask app's callback route (``flask_updates``); everything else goes to the
+app's own server: Flask through a2wsgi, FastAPI and Quart directly.
 """
 
 from __future__ import annotations
@@ -48,8 +48,12 @@ class DashWsASGI:
         cookies_path: str,
         endpoint: SocketEndpoint,
         inner_has_lifespan: bool,
+        update_path: str = "",
+        update_route: ASGIApp | None = None,
     ) -> None:
         self.inner = inner
+        self.update_path = update_path
+        self.update_route = update_route
         self.socket_path = socket_path
         self.client_path = client_path
         self.cookies_path = cookies_path
@@ -60,6 +64,13 @@ class DashWsASGI:
         kind = scope["type"]
         if kind == "websocket" and scope["path"] == self.socket_path:
             await self.endpoint(scope, receive, send)
+        elif (
+            kind == "http"
+            and self.update_route is not None
+            and scope["path"] == self.update_path
+            and scope["method"] == "POST"
+        ):
+            await self.update_route(scope, receive, send)
         elif kind == "http" and scope["path"] == self.client_path:
             await _send_client(send)
         elif kind == "http" and scope["path"] == self.cookies_path:

@@ -41,7 +41,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import flask
 from flask.signals import request_started
@@ -57,9 +57,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("dash_ws")
 
+T = TypeVar("T")
+
 # The environ key that marks a request sent through the middleware gate. No HTTP
 # client can set it: a server turns request headers into HTTP_* keys.
 _GATE_KEY = "dash_ws.gate"
+
+
+def _reply(response: flask.Response) -> HttpReply:
+    return HttpReply(
+        status=response.status_code,
+        content_type=response.headers.get("Content-Type", ""),
+        body=response.get_data(),
+        cookies=tuple(response.headers.getlist("Set-Cookie")),
+    )
 
 
 class _Gate:
@@ -123,7 +134,7 @@ class FlaskCallbackBackend:
         entered = self._through_middleware(self._call_environ(handshake, call))
         if isinstance(entered, HttpReply):
             return entered
-        return _run_to_completion(self._request(*entered, view=self._run_view))
+        return run_to_completion(self._request(*entered, view=self._run_view))
 
     async def dispatch_async(self, handshake: Handshake, call: protocol.Call) -> HttpReply:
         """Flask's ``full_dispatch_request``, with the view awaited on this loop.
@@ -138,14 +149,33 @@ class FlaskCallbackBackend:
             return await self._request(*entered, view=self._run_view)
         return await self._request_beside_the_loop(*entered)
 
+    async def serve_request(self, environ: dict, reply: Callable[[flask.Response, dict], T]) -> T:
+        """An HTTP request to Flask, served as a socket call is; ``reply`` reads the response.
+
+        Only for an app whose WSGI app is Flask's own and whose hooks are all
+        sync (``serves_like_its_wsgi_app``).
+        """
+        return await self._request(
+            environ, False, self._run_view, reply=lambda response: reply(response, environ)
+        )
+
+    def serves_like_its_wsgi_app(self) -> bool:
+        """Whether ``serve_request`` takes the steps ``app.server.wsgi_app`` would."""
+        return not self._has_middleware() and not self._has_async_hooks()
+
     async def _request(
-        self, environ: dict, started: bool, view: Callable, step: Callable | None = None
-    ) -> HttpReply:
+        self,
+        environ: dict,
+        started: bool,
+        view: Callable,
+        step: Callable | None = None,
+        reply: Callable[[flask.Response], Any] = _reply,
+    ) -> Any:
         """The request as Flask serves it, ``view`` standing for the route's view function.
 
         Each of Flask's own steps (pushing the request context, the hooks,
         error handling, popping it) goes through ``step``; by default it runs
-        where it is.
+        where it is. ``reply`` reads the response before the context is popped.
         """
         step = step or _where_it_is
         request_context = self.flask.request_context(environ)
@@ -164,7 +194,7 @@ class FlaskCallbackBackend:
                 response = await step(self.flask.finalize_request, returned)
             except Exception as raised:
                 response = await step(self.flask.handle_exception, raised)
-            return _reply(response)
+            return reply(response)
         except BaseException as raised:
             error = raised
             raise
@@ -411,22 +441,13 @@ async def _where_it_is(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
 
 
-def _run_to_completion(coroutine: Any) -> Any:
+def run_to_completion(coroutine: Any) -> Any:
     try:
         coroutine.send(None)
     except StopIteration as finished:
         return finished.value
     coroutine.close()
     raise RuntimeError("a sync callback's dispatch awaited something; it needs an event loop")
-
-
-def _reply(response: flask.Response) -> HttpReply:
-    return HttpReply(
-        status=response.status_code,
-        content_type=response.headers.get("Content-Type", ""),
-        body=response.get_data(),
-        cookies=tuple(response.headers.getlist("Set-Cookie")),
-    )
 
 
 class _WsgiResponse:
