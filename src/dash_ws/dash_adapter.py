@@ -163,6 +163,7 @@ def check_event_callback(function: Any) -> None:
         )
 
 
+@functools.lru_cache(maxsize=1024)  # asked of the same callbacks for every call
 def _is_coroutine_function(function: Any) -> bool:
     while True:
         if inspect.iscoroutinefunction(function):

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import dash
-import orjson
 
 from . import protocol
 from .brokers import Cursor, TopicEntry
@@ -261,7 +260,7 @@ class FeedRunner:
                 self._send(session, rendered)
 
     async def _gap(self, session: PageSession) -> None:
-        session.send_message(orjson.dumps({"type": "gap", "topic": self.feed.topic}))
+        session.send_message(protocol.dumps({"type": "gap", "topic": self.feed.topic}))
         session.feed_cursors[self.feed.topic] = self.position
         if self.feed.on_gap is None:
             return

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import io
 import logging
@@ -64,13 +65,19 @@ T = TypeVar("T")
 _GATE_KEY = "dash_ws.gate"
 
 
+_is_async = functools.lru_cache(maxsize=1024)(inspect.iscoroutinefunction)
+"""``inspect.iscoroutinefunction``, remembered: it is asked of the same hooks and views per call."""
+
+
 def _reply(response: flask.Response) -> HttpReply:
-    return HttpReply(
-        status=response.status_code,
-        content_type=response.headers.get("Content-Type", ""),
-        body=response.get_data(),
-        cookies=tuple(response.headers.getlist("Set-Cookie")),
-    )
+    content_type, cookies = "", []
+    for name, value in response.headers:
+        lowered = name.lower()
+        if lowered == "content-type":
+            content_type = content_type or value
+        elif lowered == "set-cookie":
+            cookies.append(value)
+    return HttpReply(response.status_code, content_type, response.get_data(), tuple(cookies))
 
 
 class _Gate:
@@ -245,17 +252,17 @@ class FlaskCallbackBackend:
                 for handlers in by_code.values()
             ),
         ]
-        return any(inspect.iscoroutinefunction(hook) for hooks in hook_lists for hook in hooks)
+        return any(_is_async(hook) for hooks in hook_lists for hook in hooks)
 
     async def _run_view(self) -> Any:
         request = flask.request
         if request.routing_exception is not None:
             raise request.routing_exception
         view = self.flask.view_functions[request.url_rule.endpoint]
-        if inspect.iscoroutinefunction(view):
+        if _is_async(view):
             return await view(**request.view_args)
         inner = inspect.unwrap(view)
-        if inner is view or not inspect.iscoroutinefunction(inner):
+        if inner is view or not _is_async(inner):
             returned = view(**request.view_args)
         else:
             # A sync decorator around Dash's async view (Flask-Login's login_required)

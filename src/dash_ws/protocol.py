@@ -337,7 +337,7 @@ def encode_value(value: Any) -> bytes:
     """
     if json_config.default_engine in ("auto", "orjson"):
         try:
-            encoded = orjson.dumps(value, option=_PLOTLY_ORJSON_OPTIONS)
+            encoded = dumps(value, option=_PLOTLY_ORJSON_OPTIONS)
         except TypeError:
             pass
         else:
@@ -359,13 +359,23 @@ _HTML_UNSAFE = (
 """What plotly's encoder escapes in JSON made by orjson, in its order."""
 
 
+def dumps(value: Any, option: int = 0) -> bytes:
+    """``orjson.dumps`` in a bytes object of its own size.
+
+    orjson hands back its 4 KiB working buffer however short the JSON is; a
+    message kept for replay, or a value or component id kept for the page,
+    would hold 4 KiB of memory each.
+    """
+    return memoryview(orjson.dumps(value, option=option)).tobytes()
+
+
 def encode_component_id(component_id: ComponentId) -> bytes:
-    return orjson.dumps(component_id, option=orjson.OPT_SORT_KEYS)
+    return dumps(component_id, option=orjson.OPT_SORT_KEYS)
 
 
 def set_message(component: bytes, props: dict[str, bytes]) -> bytes:
     """``set``: apply props to a component; values are pre-encoded fragments."""
-    encoded_props = b",".join(orjson.dumps(name) + b":" + value for name, value in props.items())
+    encoded_props = b",".join(dumps(name) + b":" + value for name, value in props.items())
     return b'{"type":"set","component":' + component + b',"props":{' + encoded_props + b"}}"
 
 
@@ -386,21 +396,21 @@ def result_message(
     }
     if cookies is not None:
         message["cookies"] = cookies
-    return orjson.dumps(message)
+    return dumps(message)
 
 
 def get_message(
     request_id: int, component: bytes, prop: str, path: tuple[str | int, ...] = ()
 ) -> bytes:
     """``get``: ask the page for the current value of one prop, or the part at ``path``."""
-    located = b',"path":' + orjson.dumps(list(path)) if path else b""
+    located = b',"path":' + dumps(list(path)) if path else b""
     return (
         b'{"type":"get","id":'
         + str(request_id).encode()
         + b',"component":'
         + component
         + b',"prop":'
-        + orjson.dumps(prop)
+        + dumps(prop)
         + located
         + b"}"
     )
@@ -423,14 +433,14 @@ def prop_path(path: Any) -> tuple[str | int, ...]:
 
 def hello_message(session_id: str, secret: str, resumed: bool) -> bytes:
     """``hello``: answers ``join``; names the session and the secret that resumes it."""
-    return orjson.dumps(
+    return dumps(
         {"type": "hello", "session": session_id, "secret": secret, "resumed": resumed}
     )
 
 
 def error_message(message: str) -> bytes:
     """``error``: a browser message was refused; the page logs it."""
-    return orjson.dumps({"type": "error", "message": message})
+    return dumps({"type": "error", "message": message})
 
 
 PONG = b'{"type":"pong"}'
