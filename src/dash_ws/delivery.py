@@ -2,7 +2,8 @@
 
 ``Delivery`` joins the outbox (ordering, coalescing, its ceiling), the
 replay buffer (numbers, acknowledgements, what a resumed page missed) and
-the task that writes frames to the page's current socket. Its flush policy:
+the task that writes frames to the page's current socket (or, when that task
+is idle, the code that queued the message: ``eager``). Its flush policy:
 whatever waits leaves as one frame as soon as the previous frame is written,
 at most ``frame_bytes`` a frame. An idle page gets each message at once;
 under a steady producer the outbox fills while a frame is being written and
@@ -18,7 +19,7 @@ import asyncio
 import logging
 from typing import Any, Callable, Protocol
 
-from . import protocol
+from . import eager, protocol
 from .deadlines import Deadline
 from .outbox import Outbox, OutboxOverflow, SetMessage
 from .replay import ReplayBuffer
@@ -57,6 +58,8 @@ class Delivery:
         self._wakeup: asyncio.Future | None = None
         """What the writer awaits while the outbox is empty (no Event kept per page)."""
         self._writer: asyncio.Future | None = None
+        self._transport: Transport | None = None
+        """The socket the writer writes to, while it runs."""
         self._overflowed = False
         self._frame_since: float | None = None
         """When the frame being written started, while one is."""
@@ -89,9 +92,18 @@ class Delivery:
         self._wake()
 
     def _wake(self) -> None:
+        """An idle writer's next frame is written now, in the caller; the writer wakes to
+        finish it only if the socket made it wait."""
         wakeup = self._wakeup
-        if wakeup is not None and not wakeup.done():
-            wakeup.set_result(None)
+        if wakeup is None or wakeup.done():
+            return
+        try:
+            unfinished = self._write_next()
+        except Exception as error:  # the peer is gone: the writer ends as if it had written
+            wakeup.set_exception(error)
+            return
+        if unfinished is not None:
+            wakeup.set_result(unfinished)
 
     # ---------------------------------------------------------------- writing
 
@@ -105,33 +117,50 @@ class Delivery:
         """Write ``hello``, what a resumed page ``missed`` and ``again`` (numbered anew), then
         keep writing what is queued, to ``transport``."""
         await transport.send(protocol.frame([hello, *missed, *self.replay.number(again)]))
-        self._writer = asyncio.ensure_future(self._write(transport))
+        self._transport = transport
+        self._writer = asyncio.ensure_future(self._write())
 
     def stop(self) -> None:
         self._stall_check.stop()
+        self._wakeup = None
+        self._transport = None
         if self._writer is not None:
             self._writer.cancel()
             self._writer = None
 
-    async def _write(self, transport: Transport) -> None:
-        while True:
-            if not self.outbox:
-                self._wakeup = asyncio.get_running_loop().create_future()
-                await self._wakeup
-                self._wakeup = None
-            while self.outbox:
-                messages = self.replay.number(self.outbox.take(self._frame_bytes))
-                self._on_sent()
-                self._frame_since = self._loop.time()
-                if not self._stall_check.armed:
-                    self._stall_check.arm(self._send_timeout)
-                try:
-                    await transport.send(protocol.frame(messages))
-                except Exception:  # the peer is gone; the endpoint reports it
-                    logger.debug("dash-ws: send failed", exc_info=True)
-                    return
-                finally:
-                    self._frame_since = None
+    async def _write(self) -> None:
+        """Write frames while there is something to send; wait, idle, for ``_wake``."""
+        try:
+            while True:
+                if self.outbox:
+                    unfinished = self._write_next()
+                else:
+                    self._wakeup = asyncio.get_running_loop().create_future()
+                    unfinished = await self._wakeup
+                    self._wakeup = None
+                if unfinished is not None:
+                    try:
+                        await unfinished
+                    finally:
+                        self._frame_since = None
+        except Exception:  # the peer is gone; the endpoint reports it
+            logger.debug("dash-ws: send failed", exc_info=True)
+
+    def _write_next(self) -> asyncio.Future | None:
+        """Start writing the next frame: None once it is written, or the write under way."""
+        messages = self.replay.number(self.outbox.take(self._frame_bytes))
+        self._on_sent()
+        self._frame_since = self._loop.time()
+        if not self._stall_check.armed:
+            self._stall_check.arm(self._send_timeout)
+        try:
+            unfinished = eager.start(self._transport.send(protocol.frame(messages)))
+        except BaseException:
+            self._frame_since = None
+            raise
+        if unfinished is None:
+            self._frame_since = None
+        return unfinished
 
     def _check_stall(self) -> None:
         """One check per ``send_timeout`` while frames go out, not a timer per frame."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field, replace
 
 from starlette.websockets import WebSocket as StarletteWebSocket
@@ -42,11 +42,18 @@ logger = logging.getLogger("dash_ws")
 
 
 class _StarletteTransport:
-    def __init__(self, websocket: StarletteWebSocket) -> None:
+    """A page's socket. Frames go straight to the server's ASGI ``send``, one per update,
+    without Starlette's checks of each message; closes go through Starlette, which tracks
+    the socket's state."""
+
+    def __init__(
+        self, websocket: StarletteWebSocket, send: Callable[[dict], Awaitable[None]]
+    ) -> None:
         self._websocket = websocket
+        self._send = send
 
     async def send(self, frame: bytes) -> None:
-        await self._websocket.send({"type": "websocket.send", "text": frame.decode()})
+        await self._send({"type": "websocket.send", "text": frame.decode()})
 
     async def close(self, code: int, reason: str) -> None:
         """Close with ``reason`` cut to what a close frame holds, wherever the reason came from."""
@@ -144,7 +151,7 @@ class SocketEndpoint:
             binding, set_cookie = new_binding(self.cookie_path, handshake.scheme == "https")
             accept_headers = [(b"set-cookie", set_cookie)]
         await websocket.accept(headers=accept_headers)
-        transport = _StarletteTransport(websocket)
+        transport = _StarletteTransport(websocket, send)
         if refusal is not None:
             code, reason = refusal
             logger.warning("dash-ws: refused a page from %s: %s", _peer(handshake), reason)

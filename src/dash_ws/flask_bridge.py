@@ -434,13 +434,22 @@ class FlaskCallbackBackend:
                 str(handshake.client[1]),
             )
         for name, value in handshake.page_headers(extra_headers):
-            key = name.upper().replace("-", "_")
+            key = _environ_key(name)
             if key == "CONTENT_TYPE":
                 environ[key] = value
             elif key != "CONTENT_LENGTH":
-                key = "HTTP_" + key
                 environ[key] = f"{environ[key]},{value}" if key in environ else value
         return environ
+
+
+@functools.lru_cache(maxsize=512)
+def _environ_key(header: str) -> str:
+    """The environ key of a header (``HTTP_USER_AGENT``), one string shared by every page.
+
+    Each persistent callback keeps its page's environ for the page's life.
+    """
+    key = header.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
 
 
 async def _where_it_is(function: Callable[..., Any], *args: Any) -> Any:

@@ -433,9 +433,7 @@ def prop_path(path: Any) -> tuple[str | int, ...]:
 
 def hello_message(session_id: str, secret: str, resumed: bool) -> bytes:
     """``hello``: answers ``join``; names the session and the secret that resumes it."""
-    return dumps(
-        {"type": "hello", "session": session_id, "secret": secret, "resumed": resumed}
-    )
+    return dumps({"type": "hello", "session": session_id, "secret": secret, "resumed": resumed})
 
 
 def error_message(message: str) -> bytes:
