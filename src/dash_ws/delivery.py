@@ -2,8 +2,9 @@
 
 ``Delivery`` joins the outbox (ordering, coalescing, its ceiling), the
 replay buffer (numbers, acknowledgements, what a resumed page missed) and
-the task that writes frames to the page's current socket (or, when that task
-is idle, the code that queued the message: ``eager``). Its flush policy:
+the writing of frames to the page's current socket. A frame is written by
+the code that queued its first message, at once (``eager``); only while the
+socket makes a write wait does a task write the rest. Its flush policy:
 whatever waits leaves as one frame as soon as the previous frame is written,
 at most ``frame_bytes`` a frame. An idle page gets each message at once;
 under a steady producer the outbox fills while a frame is being written and
@@ -55,11 +56,13 @@ class Delivery:
         self._on_sent = on_sent
         self.outbox = Outbox(buffer_bytes)
         self.replay = ReplayBuffer(buffer_bytes)
-        self._wakeup: asyncio.Future | None = None
-        """What the writer awaits while the outbox is empty (no Event kept per page)."""
-        self._writer: asyncio.Future | None = None
         self._transport: Transport | None = None
-        """The socket the writer writes to, while it runs."""
+        """The socket frames are written to, while the page has one that works."""
+        self._finishing: asyncio.Future | None = None
+        self._step_written = False
+        """A frame was written in the current step of the loop (``_wake``)."""
+        """The task writing while the socket makes writes wait; None while writes finish at
+        once (no task is kept per page)."""
         self._overflowed = False
         self._frame_since: float | None = None
         """When the frame being written started, while one is."""
@@ -92,18 +95,19 @@ class Delivery:
         self._wake()
 
     def _wake(self) -> None:
-        """An idle writer's next frame is written now, in the caller; the writer wakes to
-        finish it only if the socket made it wait."""
-        wakeup = self._wakeup
-        if wakeup is None or wakeup.done():
+        """Write the message just queued now, unless a write is under way or the step that
+        queued it has already had a frame written: what it queues after its first message
+        leaves together when it is over (``_step_over``), not a frame each."""
+        if self._transport is None or self._finishing is not None or self._step_written:
             return
-        try:
-            unfinished = self._write_next()
-        except Exception as error:  # the peer is gone: the writer ends as if it had written
-            wakeup.set_exception(error)
-            return
-        if unfinished is not None:
-            wakeup.set_result(unfinished)
+        self._write_now()
+        self._step_written = True
+        asyncio.get_running_loop().call_soon(self._step_over)
+
+    def _step_over(self) -> None:
+        self._step_written = False
+        if self._transport is not None and self._finishing is None:
+            self._write_now()
 
     # ---------------------------------------------------------------- writing
 
@@ -118,33 +122,53 @@ class Delivery:
         keep writing what is queued, to ``transport``."""
         await transport.send(protocol.frame([hello, *missed, *self.replay.number(again)]))
         self._transport = transport
-        self._writer = asyncio.ensure_future(self._write())
+        self._write_now()
 
     def stop(self) -> None:
         self._stall_check.stop()
-        self._wakeup = None
         self._transport = None
-        if self._writer is not None:
-            self._writer.cancel()
-            self._writer = None
+        if self._finishing is not None:
+            self._finishing.cancel()
+            self._finishing = None
 
-    async def _write(self) -> None:
-        """Write frames while there is something to send; wait, idle, for ``_wake``."""
+    def _write_now(self) -> None:
+        """Write what waits, here in the caller, until a write has to wait for the socket;
+        a task takes over from there (``_finish_writing``)."""
+        try:
+            while self.outbox:
+                unfinished = self._write_next()
+                if unfinished is not None:
+                    self._finishing = asyncio.ensure_future(self._finish_writing(unfinished))
+                    return
+        except Exception:
+            self._gone()
+
+    async def _finish_writing(self, unfinished: asyncio.Future) -> None:
+        """Wait for the write under way, then write what waits until the outbox is empty."""
         try:
             while True:
-                if self.outbox:
-                    unfinished = self._write_next()
-                else:
-                    self._wakeup = asyncio.get_running_loop().create_future()
-                    unfinished = await self._wakeup
-                    self._wakeup = None
-                if unfinished is not None:
-                    try:
-                        await unfinished
-                    finally:
-                        self._frame_since = None
-        except Exception:  # the peer is gone; the endpoint reports it
-            logger.debug("dash-ws: send failed", exc_info=True)
+                try:
+                    await unfinished
+                finally:
+                    self._frame_since = None
+                while True:
+                    if not self.outbox:
+                        return
+                    next_write = self._write_next()
+                    if next_write is not None:
+                        unfinished = next_write
+                        break
+        except Exception:
+            self._gone()
+        finally:
+            if self._finishing is asyncio.current_task():
+                self._finishing = None
+
+    def _gone(self) -> None:
+        """A write failed: the peer is gone (the endpoint reports it). Nothing more is
+        written to this socket; what is queued waits for the page's next one."""
+        logger.debug("dash-ws: send failed", exc_info=True)
+        self._transport = None
 
     def _write_next(self) -> asyncio.Future | None:
         """Start writing the next frame: None once it is written, or the write under way."""

@@ -69,21 +69,28 @@ async def test_an_idle_page_gets_each_message_in_a_frame_of_its_own_at_once():
     outgoing.stop()
 
 
-async def test_an_idle_writers_frame_is_written_by_the_code_that_queued_it():
+async def test_an_idle_pages_frame_is_written_by_the_code_that_queued_it():
     socket, too_slow = HeldSocket(), []
     outgoing = delivery(FakeLoop(), too_slow)
     await outgoing.start(socket, protocol.hello_message("s", "k", False), [], [])
-    await until(lambda: outgoing._wakeup is not None)  # the writer waits, idle
     outgoing.queue(message("now"))
     assert [m["message"] for m in socket.frames[-1]] == ["now"], "written before queue returned"
+    for index in range(3):
+        outgoing.queue(message(f"same step {index}"))
+    assert len(socket.frames) == 2, "the rest of the step waits for the step to end"
+    await until(lambda: len(socket.frames) == 3)
+    assert [m["message"] for m in socket.frames[2]] == [f"same step {i}" for i in range(3)]
+
     socket.open_.clear()
-    outgoing.queue(message("held"))  # this write waits: the writer takes it over
+    await asyncio.sleep(0)  # a new step
+    outgoing.queue(message("held"))  # this write waits: a task takes it over
     outgoing.queue(message("after"))
-    assert len(socket.frames) == 2
+    await asyncio.sleep(0)
+    assert len(socket.frames) == 3
     socket.open_.set()
-    await until(lambda: len(socket.frames) == 4)
-    assert [[m["message"] for m in frame] for frame in socket.frames[2:]] == [["held"], ["after"]]
-    assert [m["n"] for frame in socket.frames[1:] for m in frame] == [1, 2, 3]
+    await until(lambda: len(socket.frames) == 5)
+    assert [[m["message"] for m in frame] for frame in socket.frames[3:]] == [["held"], ["after"]]
+    assert [m["n"] for frame in socket.frames[1:] for m in frame] == [1, 2, 3, 4, 5, 6]
     outgoing.stop()
 
 
