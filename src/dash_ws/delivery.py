@@ -59,10 +59,10 @@ class Delivery:
         self._transport: Transport | None = None
         """The socket frames are written to, while the page has one that works."""
         self._finishing: asyncio.Future | None = None
-        self._step_written = False
-        """A frame was written in the current step of the loop (``_wake``)."""
         """The task writing while the socket makes writes wait; None while writes finish at
         once (no task is kept per page)."""
+        self._step_written = False
+        """A frame was written in the current step of the loop (``_wake``)."""
         self._overflowed = False
         self._frame_since: float | None = None
         """When the frame being written started, while one is."""
@@ -72,15 +72,36 @@ class Delivery:
 
     def queue(self, message: bytes) -> None:
         """Queue a message that is never coalesced (results, requests, errors)."""
-        self._queued(self.outbox.put, message)
+        if self._idle:
+            self._write_alone(message)
+        else:
+            self._queued(self.outbox.put, message)
 
     def queue_set(self, component: bytes, props: dict[str, bytes], patched: frozenset) -> None:
         """Queue a ``set``; a newer value of a prop replaces one still waiting."""
-        self._queued(self.outbox.put_set, component, props, patched)
+        if self._idle:
+            self._write_alone(protocol.set_message(component, props))
+        else:
+            self._queued(self.outbox.put_set, component, props, patched)
 
     def queue_set_message(self, message: SetMessage) -> None:
         """Queue a ``set`` made once for many pages (a feed's rendering)."""
-        self._queued(self.outbox.put_set_message, message)
+        if self._idle:
+            self._write_alone(message.encode())
+        else:
+            self._queued(self.outbox.put_set_message, message)
+
+    @property
+    def _idle(self) -> bool:
+        """Nothing waits or is being written, and this step has written no frame yet: the
+        next message is a frame of its own, written at once without going through the outbox."""
+        return (
+            not self._step_written
+            and self._finishing is None
+            and self._transport is not None
+            and not self.outbox
+            and not self._overflowed
+        )
 
     def _queued(self, put: Callable[..., None], *args: Any) -> None:
         if self._overflowed:
@@ -101,6 +122,13 @@ class Delivery:
         if self._transport is None or self._finishing is not None or self._step_written:
             return
         self._write_now()
+        self._end_step_later()
+
+    def _write_alone(self, message: bytes) -> None:
+        self._write_now(message)
+        self._end_step_later()
+
+    def _end_step_later(self) -> None:
         self._step_written = True
         asyncio.get_running_loop().call_soon(self._step_over)
 
@@ -131,17 +159,19 @@ class Delivery:
             self._finishing.cancel()
             self._finishing = None
 
-    def _write_now(self) -> None:
-        """Write what waits, here in the caller, until a write has to wait for the socket;
-        a task takes over from there (``_finish_writing``)."""
+    def _write_now(self, alone: bytes | None = None) -> None:
+        """Write ``alone`` (a message that skipped the outbox), then what waits, here in the
+        caller, until a write has to wait for the socket; a task takes over from there
+        (``_finish_writing``)."""
         try:
-            while self.outbox:
+            unfinished = None if alone is None else self._write_frame([alone])
+            while unfinished is None and self.outbox:
                 unfinished = self._write_next()
-                if unfinished is not None:
-                    self._finishing = asyncio.ensure_future(self._finish_writing(unfinished))
-                    return
         except Exception:
             self._gone()
+            return
+        if unfinished is not None:
+            self._finishing = asyncio.ensure_future(self._finish_writing(unfinished))
 
     async def _finish_writing(self, unfinished: asyncio.Future) -> None:
         """Wait for the write under way, then write what waits until the outbox is empty."""
@@ -171,8 +201,13 @@ class Delivery:
         self._transport = None
 
     def _write_next(self) -> asyncio.Future | None:
-        """Start writing the next frame: None once it is written, or the write under way."""
-        messages = self.replay.number(self.outbox.take(self._frame_bytes))
+        """Start writing the next frame from the outbox (see ``_write_frame``)."""
+        return self._write_frame(self.outbox.take(self._frame_bytes))
+
+    def _write_frame(self, unnumbered: list[bytes]) -> asyncio.Future | None:
+        """Number these messages and start writing them as one frame: None once it is
+        written, or the write under way."""
+        messages = self.replay.number(unnumbered)
         self._on_sent()
         self._frame_since = self._loop.time()
         if not self._stall_check.armed:

@@ -16,6 +16,7 @@ without parsing them again.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -370,12 +371,20 @@ def dumps(value: Any, option: int = 0) -> bytes:
 
 
 def encode_component_id(component_id: ComponentId) -> bytes:
+    if isinstance(component_id, str):
+        return encode_name(component_id)
     return dumps(component_id, option=orjson.OPT_SORT_KEYS)
+
+
+@functools.lru_cache(maxsize=4096)
+def encode_name(name: str) -> bytes:
+    """A component id or prop name as JSON, encoded once: updates name the same few."""
+    return dumps(name)
 
 
 def set_message(component: bytes, props: dict[str, bytes]) -> bytes:
     """``set``: apply props to a component; values are pre-encoded fragments."""
-    encoded_props = b",".join(dumps(name) + b":" + value for name, value in props.items())
+    encoded_props = b",".join(encode_name(name) + b":" + value for name, value in props.items())
     return b'{"type":"set","component":' + component + b',"props":{' + encoded_props + b"}}"
 
 
