@@ -29,7 +29,14 @@ logger = logging.getLogger("dash_ws")
 
 
 class Transport(Protocol):
-    """What a session needs from a socket: send a frame, close it."""
+    """What a session needs from a socket: send a frame, close it.
+
+    A transport whose ``send`` hands the frame to the socket and waits for
+    nothing but the socket (an ASGI server's) says so with a true
+    ``writes_at_once``: its sends start in the code that queued the frame
+    (``eager``). Any other ``send`` (one that awaits a broker, say) runs as
+    a task of its own.
+    """
 
     async def send(self, frame: bytes) -> None: ...
 
@@ -153,8 +160,10 @@ class Delivery:
         self._write_now()
 
     def stop(self) -> None:
+        """Stop writing to the socket; a frame being written is left to the page's resume."""
         self._stall_check.stop()
         self._transport = None
+        self._frame_since = None
         if self._finishing is not None:
             self._finishing.cancel()
             self._finishing = None
@@ -174,13 +183,18 @@ class Delivery:
             self._finishing = asyncio.ensure_future(self._finish_writing(unfinished))
 
     async def _finish_writing(self, unfinished: asyncio.Future) -> None:
-        """Wait for the write under way, then write what waits until the outbox is empty."""
+        """Wait for the write under way, then write what waits until the outbox is empty.
+
+        Once ``stop`` has let this task go (the page moved to another socket),
+        it touches nothing the next socket's writing uses.
+        """
+        this_task = asyncio.current_task()
         try:
             while True:
-                try:
-                    await unfinished
-                finally:
-                    self._frame_since = None
+                await unfinished
+                if self._finishing is not this_task:
+                    return
+                self._frame_since = None
                 while True:
                     if not self.outbox:
                         return
@@ -188,11 +202,17 @@ class Delivery:
                     if next_write is not None:
                         unfinished = next_write
                         break
+        except asyncio.CancelledError:
+            if self._finishing is this_task:  # the write itself was cancelled, not this task
+                self._gone()
+            raise
         except Exception:
-            self._gone()
+            if self._finishing is this_task:
+                self._gone()
         finally:
-            if self._finishing is asyncio.current_task():
+            if self._finishing is this_task:
                 self._finishing = None
+                self._frame_since = None
 
     def _gone(self) -> None:
         """A write failed: the peer is gone (the endpoint reports it). Nothing more is
@@ -212,8 +232,13 @@ class Delivery:
         self._frame_since = self._loop.time()
         if not self._stall_check.armed:
             self._stall_check.arm(self._send_timeout)
+        transport = self._transport
+        sending = transport.send(protocol.frame(messages))
         try:
-            unfinished = eager.start(self._transport.send(protocol.frame(messages)))
+            if getattr(transport, "writes_at_once", False):
+                unfinished = eager.start(sending)
+            else:
+                unfinished = asyncio.ensure_future(sending)
         except BaseException:
             self._frame_since = None
             raise

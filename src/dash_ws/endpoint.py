@@ -46,6 +46,9 @@ class _StarletteTransport:
     without Starlette's checks of each message; closes go through Starlette, which tracks
     the socket's state."""
 
+    writes_at_once = True
+    """uvicorn's ``send`` writes to the socket and waits only while it is full (flow control)."""
+
     def __init__(
         self, websocket: StarletteWebSocket, send: Callable[[dict], Awaitable[None]]
     ) -> None:

@@ -18,6 +18,8 @@ from .test_deadlines import FakeLoop
 class HeldSocket:
     """Records frames; while ``open_`` is cleared, a write waits, like a page not reading."""
 
+    writes_at_once = True  # as a server's socket: sends start where the frame is queued
+
     def __init__(self) -> None:
         self.frames: list[list[dict]] = []
         self.open_ = asyncio.Event()
@@ -94,6 +96,32 @@ async def test_an_idle_pages_frame_is_written_by_the_code_that_queued_it():
     outgoing.stop()
 
 
+async def test_a_socket_that_needs_a_task_of_its_own_gets_one():
+    """A relayed page's send awaits Redis, with timeouts that belong to the task running it."""
+    tasks_sending: list = []
+
+    class BrokerSocket(HeldSocket):
+        writes_at_once = False
+
+        async def send(self, frame: bytes) -> None:
+            tasks_sending.append(asyncio.current_task())
+            await super().send(frame)
+
+    socket, too_slow = BrokerSocket(), []
+    outgoing = delivery(FakeLoop(), too_slow)
+    await outgoing.start(socket, protocol.hello_message("s", "k", False), [], [])
+    queued_from = asyncio.current_task()
+    outgoing.queue(message("from a task"))
+    asyncio.get_running_loop().call_soon(outgoing.queue, message("from a loop callback"))
+    await until(lambda: len(socket.frames) == 3)
+    assert [m["message"] for frame in socket.frames[1:] for m in frame] == [
+        "from a task",
+        "from a loop callback",
+    ]
+    assert all(task is not None and task is not queued_from for task in tasks_sending[1:])
+    outgoing.stop()
+
+
 async def test_what_waits_while_a_frame_is_written_leaves_in_the_next_frame():
     socket, too_slow = HeldSocket(), []
     outgoing = delivery(FakeLoop(), too_slow, frame_bytes=100_000)
@@ -143,6 +171,28 @@ async def test_a_page_that_reads_nothing_for_the_send_timeout_is_too_slow():
     clock.advance(29.9)
     assert too_slow == []
     clock.advance(0.1)
+    assert too_slow == ["it read nothing for 30 s"]
+    outgoing.stop()
+
+
+async def test_a_resumed_page_that_reads_nothing_is_still_found_too_slow():
+    clock, too_slow = FakeLoop(), []
+    outgoing = delivery(clock, too_slow)
+    first, second = HeldSocket(), HeldSocket()
+    await outgoing.start(first, protocol.hello_message("s", "k", False), [], [])
+    first.open_.clear()
+    outgoing.queue(message("stuck on the first socket"))
+    await first.writing.wait()
+    await asyncio.sleep(0)  # the step that queued it ends
+    outgoing.stop()  # the socket dropped with a write under way; the page resumes
+    await outgoing.start(second, protocol.hello_message("s", "k", True), [], [])
+    second.open_.clear()
+    second.writing.clear()
+    outgoing.queue(message("stuck on the second socket"))
+    await second.writing.wait()
+    for _ in range(3):
+        await asyncio.sleep(0)  # the first socket's abandoned write winds down
+    clock.advance(30)
     assert too_slow == ["it read nothing for 30 s"]
     outgoing.stop()
 

@@ -89,17 +89,32 @@ async def test_the_coroutine_can_handle_what_the_awaited_future_raised():
 
 
 async def test_cancelling_its_task_cancels_the_coroutine_where_it_waits():
-    cleaned_up = []
+    seen = []
 
     async def write():
         try:
             await asyncio.Event().wait()
-        finally:
-            cleaned_up.append(True)
+        except asyncio.CancelledError:
+            seen.append("cancelled where it waits")
+            raise
 
     unfinished = eager.start(write())
     await asyncio.sleep(0)
     unfinished.cancel()
     with pytest.raises(asyncio.CancelledError):
         await unfinished
-    assert cleaned_up == [True]
+    assert seen == ["cancelled where it waits"]
+
+
+async def test_a_future_cancelled_by_its_owner_is_a_cancellation_the_coroutine_may_handle():
+    readable = asyncio.get_running_loop().create_future()
+
+    async def write():
+        try:
+            await readable
+        except asyncio.CancelledError:
+            return "gave up on it"
+
+    unfinished = eager.start(write())
+    readable.cancel()
+    assert await unfinished == "gave up on it"
