@@ -186,10 +186,10 @@ class FlaskCallbackBackend:
         """
         step = step or _where_it_is
         request_context = self.flask.request_context(environ)
-        await step(request_context.push)
         error: BaseException | None = None
         try:
             try:
+                await step(request_context.push)
                 try:
                     if not started:
                         await step(self._send_request_started)
@@ -199,13 +199,16 @@ class FlaskCallbackBackend:
                 except Exception as raised:
                     returned = await step(self.flask.handle_user_exception, raised)
                 response = await step(self.flask.finalize_request, returned)
-            except Exception as raised:
+            except Exception as raised:  # as Flask's ``wsgi_app``: pushing may fail too
+                error = raised
                 response = await step(self.flask.handle_exception, raised)
+            except BaseException as raised:
+                error = raised
+                raise
             return reply(response)
-        except BaseException as raised:
-            error = raised
-            raise
         finally:
+            if error is not None and self.flask.should_ignore_error(error):
+                error = None
             await step(request_context.pop, error)
 
     async def _request_beside_the_loop(self, environ: dict, started: bool) -> HttpReply:

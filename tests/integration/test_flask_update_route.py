@@ -1,6 +1,7 @@
 """A Flask app's HTTP callbacks, served by dash-ws's own route, answer as Flask's WSGI app would."""
 
 import asyncio
+import json
 import threading
 
 import flask
@@ -8,6 +9,7 @@ import pytest
 from dash import Input, Output, html
 
 from dash_ws import Dash
+from dash_ws.flask_updates import BODY_BYTES
 
 from .compat import needs_async_callbacks
 from .test_serving import fetch
@@ -159,3 +161,76 @@ async def test_a_body_naming_no_callback_gets_flasks_own_error(body):
     )
     assert answer.status_code in (400, 500)
     assert answer.headers["x-served-by"] == "flask hooks", "answered by Flask, its hooks run"
+
+
+@needs_async_callbacks
+async def test_a_body_of_unknown_length_or_past_the_bound_is_left_to_a2wsgi():
+    ran: dict = {}
+    app = hooked_app(ran)
+    server_loop = asyncio.get_running_loop()
+
+    async def chunked():
+        yield json.dumps(update_body("async.children")).encode()
+
+    answer = await fetch(
+        app,
+        "/_dash-update-component",
+        method="POST",
+        content=chunked(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert ran.get("async loop") is not server_loop, "not read on the server's loop"
+    assert answer.headers["x-served-by"] == "flask hooks"
+
+    long_body = update_body("async.children", 7)
+    long_body["padding"] = "x" * BODY_BYTES  # a key Dash does not read
+    answer = await fetch(app, "/_dash-update-component", method="POST", json=long_body)
+    assert answer.json()["response"] == {"async": {"children": "async 7 for 127.0.0.1"}}
+    assert ran["async loop"] is not server_loop, "a2wsgi read it, in its own thread"
+
+
+async def test_a_body_past_max_content_length_gets_flasks_413():
+    app = hooked_app({})
+    app.server.config["MAX_CONTENT_LENGTH"] = 100
+    answer = await fetch(
+        app, "/_dash-update-component", method="POST", json=update_body("sync.children")
+    )
+    assert answer.status_code == 413
+
+
+@needs_async_callbacks
+async def test_a_body_orjson_cannot_read_is_read_again_by_flask():
+    ran: dict = {}
+    app = hooked_app(ran)
+    body = json.dumps(update_body("async.children", float("nan"))).encode()
+    assert b"NaN" in body  # Python's json reads it, orjson does not
+    answer = await fetch(
+        app,
+        "/_dash-update-component",
+        method="POST",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.json()["response"] == {"async": {"children": "async nan for 127.0.0.1"}}
+
+
+async def test_a_request_whose_context_cannot_be_pushed_gets_the_apps_500_and_its_teardown():
+    torn_down = []
+    app = hooked_app({})
+
+    class BrokenSessions(flask.sessions.SecureCookieSessionInterface):
+        def open_session(self, flask_app, request):
+            raise ConnectionError("the session store is down")
+
+    app.server.session_interface = BrokenSessions()
+    app.server.teardown_appcontext(torn_down.append)
+
+    @app.server.errorhandler(500)
+    def store_down(error):
+        return flask.Response("try again later", status=503)
+
+    answer = await fetch(
+        app, "/_dash-update-component", method="POST", json=update_body("sync.children")
+    )
+    assert (answer.status_code, answer.text) == (503, "try again later")
+    assert len(torn_down) == 1 and isinstance(torn_down[0], ConnectionError)
