@@ -125,8 +125,13 @@ def producer(redis_server):
     process.wait(10)
 
 
+CHART_TIMES = "(document.querySelector('#chart .js-plotly-plot') || {data: [{x: []}]}).data[0].x"
+"""The chart's x values; none while plotly has not drawn it yet (it loads after the page)."""
+
+
 def chart_times(page: Page) -> list[str]:
-    return page.evaluate("document.querySelector('#chart .js-plotly-plot').data[0].x")
+    page.wait_for_function(f"() => {CHART_TIMES}.length > 0")
+    return page.evaluate(CHART_TIMES)
 
 
 def test_live_dashboard_one_producer_feeds_every_viewer_on_two_workers(
@@ -147,17 +152,9 @@ def test_live_dashboard_one_producer_feeds_every_viewer_on_two_workers(
     # Both charts grow by the same points, pushed by the feed on each worker.
     first, second = pages
     grown = len(chart_times(first)) + 20
-    first.wait_for_function(
-        "n => document.querySelector('#chart .js-plotly-plot').data[0].x.length >= n",
-        arg=grown,
-        timeout=RECONNECT_MS,
-    )
+    first.wait_for_function(f"n => {CHART_TIMES}.length >= n", arg=grown, timeout=RECONNECT_MS)
     latest = chart_times(first)[-1]
-    second.wait_for_function(
-        "t => document.querySelector('#chart .js-plotly-plot').data[0].x.includes(t)",
-        arg=latest,
-        timeout=RECONNECT_MS,
-    )
+    second.wait_for_function(f"t => {CHART_TIMES}.includes(t)", arg=latest, timeout=RECONNECT_MS)
     on_second = chart_times(second)
     upto = on_second.index(latest) + 1
     assert on_second[upto - 15 : upto] == chart_times(first)[-15:]
