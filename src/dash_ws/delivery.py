@@ -2,11 +2,13 @@
 
 ``Delivery`` joins the outbox (ordering, coalescing, its ceiling), the
 replay buffer (numbers, acknowledgements, what a resumed page missed) and
-the writing of frames to the page's current socket. A frame is written by
-the code that queued its first message, at once (``eager``); only while the
+the writing of frames to the page's current socket. A frame is started by
+the code that queued its first message, at once (in that code itself, up to
+the first wait, for a socket that writes at once: ``eager``); only while the
 socket makes a write wait does a task write the rest. Its flush policy:
 whatever waits leaves as one frame as soon as the previous frame is written,
-at most ``frame_bytes`` a frame. An idle page gets each message at once;
+at most ``frame_bytes`` a frame. An idle page gets the first message of a
+loop step at once and the rest of that step as one frame when it ends;
 under a steady producer the outbox fills while a frame is being written and
 the next frame takes all of it, so frames are never held back waiting for a
 quiet moment. A frame the page takes longer than ``send_timeout`` to read,
