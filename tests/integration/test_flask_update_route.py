@@ -5,6 +5,7 @@ import json
 import threading
 
 import flask
+import httpx
 import pytest
 from dash import Input, Output, html
 
@@ -23,6 +24,17 @@ def update_body(output: str, n_clicks: int = 1) -> dict:
         "changedPropIds": ["go.n_clicks"],
         "state": [],
     }
+
+
+async def post_body(app: Dash, body) -> httpx.Response:
+    """POST a callback body as given: bytes, or an async iterator (sent chunked)."""
+    return await fetch(
+        app,
+        "/_dash-update-component",
+        method="POST",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
 
 
 def hooked_app(ran: dict) -> Dash:
@@ -152,13 +164,7 @@ async def test_a_raising_app_gets_a_500_and_the_next_request_is_served(caplog):
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"output": 7}'])
 async def test_a_body_naming_no_callback_gets_flasks_own_error(body):
     app = hooked_app({})
-    answer = await fetch(
-        app,
-        "/_dash-update-component",
-        method="POST",
-        content=body,
-        headers={"Content-Type": "application/json"},
-    )
+    answer = await post_body(app, body)
     assert answer.status_code in (400, 500)
     assert answer.headers["x-served-by"] == "flask hooks", "answered by Flask, its hooks run"
 
@@ -172,13 +178,7 @@ async def test_a_body_of_unknown_length_or_past_the_bound_is_left_to_a2wsgi():
     async def chunked():
         yield json.dumps(update_body("async.children")).encode()
 
-    answer = await fetch(
-        app,
-        "/_dash-update-component",
-        method="POST",
-        content=chunked(),
-        headers={"Content-Type": "application/json"},
-    )
+    answer = await post_body(app, chunked())
     assert ran.get("async loop") is not server_loop, "not read on the server's loop"
     assert answer.headers["x-served-by"] == "flask hooks"
 
@@ -204,13 +204,7 @@ async def test_a_body_orjson_cannot_read_is_read_again_by_flask():
     app = hooked_app(ran)
     body = json.dumps(update_body("async.children", float("nan"))).encode()
     assert b"NaN" in body  # Python's json reads it, orjson does not
-    answer = await fetch(
-        app,
-        "/_dash-update-component",
-        method="POST",
-        content=body,
-        headers={"Content-Type": "application/json"},
-    )
+    answer = await post_body(app, body)
     assert answer.json()["response"] == {"async": {"children": "async nan for 127.0.0.1"}}
 
 
