@@ -101,15 +101,16 @@ class Delivery:
             self._queued(self.outbox.put_set_message, message)
 
     @property
+    def _writable(self) -> bool:
+        """The page has a working socket and no write to it is under way."""
+        return self._transport is not None and self._finishing is None
+
+    @property
     def _idle(self) -> bool:
         """Nothing waits or is being written, and this step has written no frame yet: the
         next message is a frame of its own, written at once without going through the outbox."""
         return (
-            not self._step_written
-            and self._finishing is None
-            and self._transport is not None
-            and not self.outbox
-            and not self._overflowed
+            self._writable and not self._step_written and not self.outbox and not self._overflowed
         )
 
     def _queued(self, put: Callable[..., None], *args: Any) -> None:
@@ -128,10 +129,9 @@ class Delivery:
         """Write the message just queued now, unless a write is under way or the step that
         queued it has already had a frame written: what it queues after its first message
         leaves together when it is over (``_step_over``), not a frame each."""
-        if self._transport is None or self._finishing is not None or self._step_written:
-            return
-        self._write_now()
-        self._end_step_later()
+        if self._writable and not self._step_written:
+            self._write_now()
+            self._end_step_later()
 
     def _write_alone(self, message: bytes) -> None:
         self._write_now(message)
@@ -143,7 +143,7 @@ class Delivery:
 
     def _step_over(self) -> None:
         self._step_written = False
-        if self._transport is not None and self._finishing is None:
+        if self._writable:
             self._write_now()
 
     # ---------------------------------------------------------------- writing
@@ -175,9 +175,7 @@ class Delivery:
         caller, until a write has to wait for the socket; a task takes over from there
         (``_finish_writing``)."""
         try:
-            unfinished = None if alone is None else self._write_frame([alone])
-            while unfinished is None and self.outbox:
-                unfinished = self._write_next()
+            unfinished = self._write_until_a_write_waits(alone)
         except Exception:
             self._gone()
             return
@@ -192,18 +190,12 @@ class Delivery:
         """
         this_task = asyncio.current_task()
         try:
-            while True:
+            while unfinished is not None:
                 await unfinished
                 if self._finishing is not this_task:
                     return
                 self._frame_since = None
-                while True:
-                    if not self.outbox:
-                        return
-                    next_write = self._write_next()
-                    if next_write is not None:
-                        unfinished = next_write
-                        break
+                unfinished = self._write_until_a_write_waits()
         except asyncio.CancelledError:
             if self._finishing is this_task:  # the write itself was cancelled, not this task
                 self._gone()
@@ -222,9 +214,13 @@ class Delivery:
         logger.debug("dash-ws: send failed", exc_info=True)
         self._transport = None
 
-    def _write_next(self) -> asyncio.Future | None:
-        """Start writing the next frame from the outbox (see ``_write_frame``)."""
-        return self._write_frame(self.outbox.take(self._frame_bytes))
+    def _write_until_a_write_waits(self, alone: bytes | None = None) -> asyncio.Future | None:
+        """Write ``alone``, then frames from the outbox, until it is empty (None) or a write
+        has to wait for the socket (that write, under way)."""
+        unfinished = None if alone is None else self._write_frame([alone])
+        while unfinished is None and self.outbox:
+            unfinished = self._write_frame(self.outbox.take(self._frame_bytes))
+        return unfinished
 
     def _write_frame(self, unnumbered: list[bytes]) -> asyncio.Future | None:
         """Number these messages and start writing them as one frame: None once it is
