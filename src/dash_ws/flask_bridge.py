@@ -69,15 +69,20 @@ _is_async = functools.lru_cache(maxsize=1024)(inspect.iscoroutinefunction)
 """``inspect.iscoroutinefunction``, remembered: it is asked of the same hooks and views per call."""
 
 
-def _reply(response: flask.Response) -> HttpReply:
+def _http_reply(status: int, headers: Iterable[tuple[str, str]], body: bytes) -> HttpReply:
+    """What a socket call's answer keeps of a response: status, content type, cookies, body."""
     content_type, cookies = "", []
-    for name, value in response.headers:
+    for name, value in headers:
         lowered = name.lower()
         if lowered == "content-type":
             content_type = content_type or value
         elif lowered == "set-cookie":
             cookies.append(value)
-    return HttpReply(response.status_code, content_type, response.get_data(), tuple(cookies))
+    return HttpReply(status, content_type, body, tuple(cookies))
+
+
+def _reply(response: flask.Response) -> HttpReply:
+    return _http_reply(response.status_code, response.headers, response.get_data())
 
 
 class _Gate:
@@ -380,7 +385,7 @@ class FlaskCallbackBackend:
         self._install_gate()
         gate = _Gate()
         environ[_GATE_KEY] = gate
-        collected = _WsgiResponse()
+        collected = WsgiResponse()
         try:
             body = self.flask(environ, collected.start_response)
             collected.read(body)
@@ -469,7 +474,7 @@ def run_to_completion(coroutine: Any) -> Any:
     raise RuntimeError("a sync callback's dispatch awaited something; it needs an event loop")
 
 
-class _WsgiResponse:
+class WsgiResponse:
     """A WSGI ``start_response`` and reader that keep the response in memory."""
 
     def __init__(self) -> None:
@@ -490,13 +495,16 @@ class _WsgiResponse:
             if close is not None:
                 close()
 
+    @property
+    def status_code(self) -> int:
+        return int(self.status.split(None, 1)[0]) if self.status else 500
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
     def reply(self) -> HttpReply:
-        content_type = next(
-            (value for name, value in self.headers if name.lower() == "content-type"), ""
-        )
-        status = int(self.status.split(None, 1)[0]) if self.status else 500
-        cookies = tuple(value for name, value in self.headers if name.lower() == "set-cookie")
-        return HttpReply(status, content_type, b"".join(self.chunks), cookies)
+        return _http_reply(self.status_code, self.headers, self.body)
 
 
 def _wsgi_status(wsgi_app: Any, environ: dict) -> str:
@@ -505,7 +513,7 @@ def _wsgi_status(wsgi_app: Any, environ: dict) -> str:
     An app may call ``start_response`` as late as its first body chunk, so
     chunks are pulled until it has; the response is then closed.
     """
-    collected = _WsgiResponse()
+    collected = WsgiResponse()
     body = wsgi_app(environ, collected.start_response)
     try:
         chunks = iter(body)

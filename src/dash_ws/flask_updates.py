@@ -9,7 +9,7 @@ call (``FlaskCallbackBackend``): Flask's request context, ``request_started``,
 its hooks, Dash's view, its error handlers, its teardown; an async callback
 awaited on the server's own loop, a sync one run in the callback pool in one
 step. The response is the one Flask's WSGI app would send
-(``Response.get_wsgi_response``): status, every header, body.
+(the response called as a WSGI app): status, every header, body.
 
 Where that could differ from the same request through a2wsgi, the request
 goes to a2wsgi: when middleware wraps ``wsgi_app`` (it must see the whole
@@ -31,7 +31,8 @@ import orjson
 from a2wsgi.wsgi import build_environ
 
 from .execution import CallbackExecutor
-from .flask_bridge import FlaskCallbackBackend, run_to_completion
+from .flask_bridge import FlaskCallbackBackend, WsgiResponse, run_to_completion
+from .request_body import read_body
 
 logger = logging.getLogger("dash_ws")
 
@@ -69,9 +70,9 @@ class FlaskUpdateRoute:
         if not self._takes(scope):
             await self.fallback(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive, self.body_bytes)
         if body is None:
-            return  # the client left before sending the whole body
+            return  # the client left before its end, or sent past what it declared
         output = _output_of(body)
         if output is None:  # not JSON to orjson: Flask's own parser decides
             await self.fallback(scope, _replaying(body, receive), send)
@@ -120,18 +121,6 @@ def _content_length(scope: dict) -> int | None:
     return None
 
 
-async def _read_body(receive: Callable) -> bytes | None:
-    """The request's body; None if the client went away before its end."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 def _replaying(body: bytes, receive: Callable) -> Callable:
     """``receive`` for an app that reads the request again: the body read here, then the rest."""
     pending = [{"type": "http.request", "body": body, "more_body": False}]
@@ -154,16 +143,12 @@ def _output_of(body: bytes) -> str | None:
 
 
 def _wsgi_response(response: flask.Response, environ: dict) -> Response:
-    """What Flask's WSGI app would send for ``response``, as ASGI wants it."""
-    body, status_line, headers = response.get_wsgi_response(environ)
-    try:
-        content = b"".join(body)
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-    return (
-        int(status_line.split(None, 1)[0]),
-        [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
-        content,
-    )
+    """What Flask's WSGI app would send for ``response`` (the response called as a WSGI
+    app), as ASGI wants it."""
+    collected = WsgiResponse()
+    collected.read(response(environ, collected.start_response))
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in collected.headers
+    ]
+    return collected.status_code, headers, collected.body

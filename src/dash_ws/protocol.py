@@ -419,7 +419,7 @@ def get_message(
         + b',"component":'
         + component
         + b',"prop":'
-        + dumps(prop)
+        + encode_name(prop)
         + located
         + b"}"
     )
