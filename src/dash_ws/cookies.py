@@ -34,6 +34,7 @@ import orjson
 
 from .admission import AdmissionPolicy
 from .handshake import BINDING_COOKIE, Handshake, binding_of, origin_allowed, without_binding
+from .request_body import read_body
 
 if TYPE_CHECKING:
     from .session import PageSession
@@ -165,16 +166,9 @@ def _checked(asked: dict | None) -> tuple[str, str, str] | None:
 
 async def _read_request(receive: Callable) -> dict | None:
     """The request's JSON object; None when it is too long, not JSON or not an object."""
-    body = b""
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        body += message.get("body", b"")
-        if len(body) > _MAX_REQUEST_BYTES:
-            return None
-        if not message.get("more_body", False):
-            break
+    body = await read_body(receive, _MAX_REQUEST_BYTES)
+    if body is None:
+        return None
     try:
         asked = orjson.loads(body)
     except orjson.JSONDecodeError:
