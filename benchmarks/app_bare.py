@@ -35,6 +35,7 @@ import random
 import time
 
 import orjson
+from proc_memory import rss_kb
 
 STREAM_PERIOD = 0.1  # 10 Hz, as bench_callbacks.STREAM_PERIOD
 HEARTBEAT_MS = 15000  # what dash-ws's page config says (liveness timeout 45 s / 3)
@@ -88,19 +89,11 @@ def dash_response(request: dict) -> bytes | None:
 def stats(trim: bool) -> dict:
     """As ``bench_callbacks.stats``: live objects after a collection, RSS (after malloc_trim)."""
     gc.collect()
-    result = {"objects": len(gc.get_objects()), "tasks": len(asyncio.all_tasks())}
-    if trim:
-        import ctypes
-
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except OSError:
-            pass
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                result["rss_kb"] = int(line.split()[1])
-    return result
+    return {
+        "objects": len(gc.get_objects()),
+        "tasks": len(asyncio.all_tasks()),
+        "rss_kb": rss_kb(trim),
+    }
 
 
 async def http(scope, receive, send) -> None:

@@ -21,6 +21,7 @@ import sys
 import time
 
 from dash import Input, Output, Patch, State, dcc, html
+from proc_memory import rss_kb
 
 STREAM_PERIOD = 0.1  # 10 Hz
 
@@ -221,17 +222,7 @@ def stats(trim: bool = False) -> dict:
         "tasks": len(asyncio.all_tasks()) if _has_running_loop() else None,
     }
     del objects
-    if trim:
-        import ctypes
-
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except OSError:
-            pass
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                result["rss_kb"] = int(line.split()[1])
+    result["rss_kb"] = rss_kb(trim)
     return result
 
 
