@@ -8,6 +8,7 @@ from dash import Input, Output, Patch, html
 
 from dash_ws import Dash, ctx, set_props
 from dash_ws.testing import ConnectionRefused, TestClient
+from tests.helpers.progress import Progress
 
 from .compat import needs_async_callbacks, needs_clientside_patch
 
@@ -24,25 +25,14 @@ def make_app(**options) -> Dash:
     return app
 
 
-class CounterState:
-    """What the counter of ``counter_app`` has done, with a way to wait for it."""
+class CounterState(Progress):
+    """What the counter of ``counter_app`` has done; ``until`` waits for it."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.starts = 0
         self.value = 0
         self.ended = False
-        self._changed = asyncio.Condition()
-
-    async def changed(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def wait_until(self, condition, timeout: float = 10.0) -> None:
-        async def satisfied() -> None:
-            async with self._changed:
-                await self._changed.wait_for(condition)
-
-        await asyncio.wait_for(satisfied(), timeout)
 
 
 def counter_app(**options) -> tuple[Dash, CounterState]:
@@ -87,7 +77,7 @@ async def test_a_dropped_page_resumes_its_session_and_misses_nothing():
         first_session = page.session_id
         await page.drop()
         away_at = state.value
-        await state.wait_until(lambda: state.value >= away_at + 40)  # counting while away
+        await state.until(lambda: state.value >= away_at + 40, timeout=10.0)  # counting while away
         await page.reconnect()
         seen_at_resume = len(appended_values(page))
         await page.wait_for(lambda p: len(appended_values(p)) >= seen_at_resume + 40)
@@ -248,7 +238,8 @@ async def test_after_the_grace_period_the_session_ends_and_the_page_starts_anew(
         waiting = page.send_call(page.request_body("out.children", [1], [], None))
         await asyncio.wait_for(blocked.wait(), 10)
         await page.drop()
-        await state.wait_until(lambda: state.ended)  # the session ended after its grace period
+        # The session ended after its grace period.
+        await state.until(lambda: state.ended, timeout=10.0)
         old_session = page.session_id
         await page.reconnect()
         assert not page.resumed and page.session_id != old_session
