@@ -17,4 +17,9 @@ def bench_stats():
 
 @app.server.route("/_bench/trace/<action>")
 def bench_trace(action):
-    return flask.jsonify(bench_callbacks.trace(action))
+    arguments = flask.request.args
+    return flask.jsonify(
+        bench_callbacks.trace(
+            action, arguments.get("by", "lineno"), int(arguments.get("limit", "40"))
+        )
+    )

@@ -237,11 +237,12 @@ def _has_running_loop() -> bool:
 _TRACE_BASE = []
 
 
-def trace(action: str) -> dict:
-    """``GET /_bench/trace/<start|diff>``: tracemalloc, for finding where memory goes.
+def trace(action: str, by: str = "lineno", limit: int = 40) -> dict:
+    """``GET /_bench/trace/<start|diff>[?by=filename&limit=N]``: tracemalloc, for finding where memory goes.
 
     ``start`` begins tracing and takes a baseline; ``diff`` returns the lines
-    that allocated the most since (slows the server while tracing: diagnosis only).
+    (or files) that allocated the most since (slows the server while tracing:
+    diagnosis only).
     """
     import tracemalloc
 
@@ -252,12 +253,12 @@ def trace(action: str) -> dict:
     if not _TRACE_BASE:
         return {"error": "call start first"}
     snapshot = tracemalloc.take_snapshot()
-    stats = snapshot.compare_to(_TRACE_BASE[0], "lineno")
+    stats = snapshot.compare_to(_TRACE_BASE[0], by)
     total = sum(stat.size_diff for stat in stats)
     return {
         "total_kb": total / 1024,
         "top": [
             {"where": str(stat.traceback), "kb": stat.size_diff / 1024, "count": stat.count_diff}
-            for stat in stats[:40]
+            for stat in stats[:limit]
         ],
     }

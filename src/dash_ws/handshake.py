@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,6 +26,52 @@ _UPGRADE_HEADERS = frozenset(
         "transfer-encoding",
     }
 )
+
+# Headers whose values most pages share; only these are decoded to shared strings,
+# so no page's secrets (cookies, tokens) are kept past its life.
+_SHARED_VALUES = frozenset(
+    {
+        "host",
+        "origin",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "pragma",
+        "connection",
+        "upgrade",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-fetch-dest",
+        "sec-fetch-mode",
+        "sec-fetch-site",
+        "sec-ch-ua",
+        "sec-ch-ua-mobile",
+        "sec-ch-ua-platform",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+    }
+)
+
+
+@lru_cache(maxsize=1024)
+def _header_name(raw: bytes) -> str:
+    return raw.decode("latin-1").lower()
+
+
+@lru_cache(maxsize=1024)
+def _shared_value(raw: bytes) -> str:
+    """A header value as one string for every page that sent it (host, user agent,
+    origin...): each open page keeps its headers, and most are the same for all."""
+    return raw.decode("latin-1")
+
+
+def _header(raw_name: bytes, raw_value: bytes) -> tuple[str, str]:
+    name = _header_name(raw_name)
+    if name in _SHARED_VALUES:
+        return name, _shared_value(raw_value)
+    return name, raw_value.decode("latin-1")
 
 
 BINDING_COOKIE = "dash_ws_binding"
@@ -60,10 +107,7 @@ class Handshake:
 
     @classmethod
     def from_scope(cls, scope: dict) -> Handshake:
-        headers = tuple(
-            (name.decode("latin-1").lower(), value.decode("latin-1"))
-            for name, value in scope.get("headers", ())
-        )
+        headers = tuple(_header(name, value) for name, value in scope.get("headers", ()))
         scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
         server = scope.get("server")
         client = scope.get("client")

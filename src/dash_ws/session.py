@@ -157,7 +157,7 @@ class PageSession:
         self._inactivity = IdleTimer(self.loop, limits.inactivity_timeout, self._inactive)
         self._liveness = IdleTimer(self.loop, limits.liveness_timeout, self._silent)
         self._ending = Deadline(self.loop, self._end_soon)
-        self._chores: set[asyncio.TimerHandle] = set()
+        self._chores: set[Deadline] = set()
         self._inactivity.start()
 
     @property
@@ -375,12 +375,13 @@ class PageSession:
         """Run ``function`` on the loop in ``delay`` seconds, unless the session has ended."""
 
         def run() -> None:
-            self._chores.discard(timer)
+            self._chores.discard(chore)
             if self.is_live:
                 function()
 
-        timer = self.loop.call_later(delay, run)
-        self._chores.add(timer)
+        chore = Deadline(self.loop, run)
+        chore.arm(delay)
+        self._chores.add(chore)
 
     # ---------------------------------------------------------------- lifetime
 
@@ -435,7 +436,7 @@ class PageSession:
         for timer in (self._inactivity, self._liveness, self._ending):
             timer.stop()
         for chore in self._chores:
-            chore.cancel()
+            chore.stop()
         self._chores.clear()
         self.delivery.stop()
         self._on_end(self)

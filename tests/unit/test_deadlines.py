@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dash_ws.deadlines import Deadline, IdleTimer
+from dash_ws.deadlines import RESOLUTION, Deadline, IdleTimer
 
 
 class FakeLoop:
@@ -11,6 +11,7 @@ class FakeLoop:
     def __init__(self) -> None:
         self.now = 0.0
         self._timers: list[FakeTimer] = []
+        self.errors: list[dict] = []
 
     def time(self) -> float:
         return self.now
@@ -19,6 +20,12 @@ class FakeLoop:
         timer = FakeTimer(self.now + delay, callback, args)
         self._timers.append(timer)
         return timer
+
+    def call_exception_handler(self, context: dict) -> None:
+        self.errors.append(context)
+
+    def pending(self) -> list[FakeTimer]:
+        return [t for t in self._timers if not t.cancelled]
 
     def advance(self, seconds: float) -> None:
         """Move the clock, running every timer that falls due, in order."""
@@ -101,3 +108,60 @@ def test_a_stopped_or_zero_idle_timer_never_fires():
     never.start()
     loop.advance(1000)
     assert fired == []
+
+
+def test_the_deadlines_of_a_loop_share_one_loop_timer():
+    loop, fired = FakeLoop(), []
+    deadlines = [Deadline(loop, lambda n=n: fired.append(n)) for n in range(1000)]
+    for n, deadline in enumerate(deadlines):
+        deadline.arm(1 + n % 50)
+    assert len(loop.pending()) == 1
+    deadlines[7].stop()
+    loop.advance(60)
+    assert sorted(fired) == [n for n in range(1000) if n != 7]
+    assert loop.pending() == []
+
+
+def test_a_deadline_fires_never_early_and_at_most_one_tick_late():
+    loop, fired = FakeLoop(), []
+    for delay in (0.01, 0.25, 3.333, 7.05):
+        loop.now = 100.0 + delay / 7  # anywhere within a tick
+        armed_at = loop.now
+        deadline = Deadline(loop, lambda: fired.append(loop.now))
+        deadline.arm(delay)
+        loop.advance(delay - 0.002)
+        assert fired == [], delay
+        loop.advance(0.002 + RESOLUTION)
+        assert len(fired) == 1, delay
+        assert armed_at + delay <= fired[0] + 0.001 <= armed_at + delay + RESOLUTION + 0.001
+        fired.clear()
+
+
+def test_a_failing_action_is_reported_and_the_others_still_fire():
+    loop, fired = FakeLoop(), []
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    Deadline(loop, fail).arm(1)
+    Deadline(loop, lambda: fired.append("same tick")).arm(1)
+    Deadline(loop, lambda: fired.append("later")).arm(2)
+    loop.advance(3)
+    assert fired == ["same tick", "later"]
+    assert [type(error["exception"]) for error in loop.errors] == [ValueError]
+
+
+def test_a_deadline_armed_as_its_tick_fires_waits_for_the_next_tick():
+    loop, fired = FakeLoop(), []
+
+    def re_arm() -> None:
+        fired.append(loop.now)
+        if len(fired) < 3:
+            again.arm(0)  # due at once: still never in the tick being fired
+
+    again = Deadline(loop, re_arm)
+    again.arm(1)
+    loop.advance(1)
+    assert len(fired) == 1
+    loop.advance(2 * RESOLUTION + 0.01)
+    assert len(fired) == 3

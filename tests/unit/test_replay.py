@@ -2,6 +2,9 @@
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from dash_ws import protocol
 from dash_ws.errors import ProtocolError
 from dash_ws.replay import ReplayBuffer
@@ -68,3 +71,57 @@ def test_the_newest_message_is_kept_however_large():
     [kept] = buffer.after(1)
     assert b"x" * 1000 in kept
     assert buffer.after(0) is None, "the older one made room"
+
+
+
+class KeepsByNumber:
+    """The rules of the replay buffer, kept the plain way: a dict of held messages."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.held, self.sent, self.oldest_resumable = max_bytes, {}, [], 1
+
+    def number(self, message: bytes) -> None:
+        self.sent.append(message)
+        self.held[len(self.sent)] = message
+        while sum(map(len, self.held.values())) > self.max_bytes and len(self.held) > 1:
+            oldest = min(self.held)
+            del self.held[oldest]
+            self.oldest_resumable = oldest + 1
+
+    def acknowledge(self, number: int) -> None:
+        for held in [n for n in self.held if n <= number]:
+            del self.held[held]
+        self.oldest_resumable = max(self.oldest_resumable, min(number + 1, len(self.sent) + 1))
+
+    def after(self, number: int) -> list[bytes] | None:
+        if number + 1 < self.oldest_resumable or number > len(self.sent):
+            return None
+        return [self.held[n] for n in sorted(self.held) if n > number]
+
+
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("send"), st.integers(1, 5), st.integers(1, 40)),
+        st.tuples(st.just("ack"), st.integers(0, 60)),
+        st.tuples(st.just("resume"), st.integers(0, 60)),
+    ),
+    max_size=80,
+)
+
+
+@given(max_bytes=st.integers(1, 400), steps=_STEPS)
+def test_sending_acking_and_resuming_follow_the_plain_rules(max_bytes, steps):
+    replay, model = ReplayBuffer(max_bytes), KeepsByNumber(max_bytes)
+    for step in steps:
+        if step[0] == "send":
+            _, count, size = step
+            for stamped in replay.number([b'{"x":"' + b"y" * size + b'"}'] * count):
+                model.number(stamped)
+        elif step[0] == "ack":
+            number = min(step[1], len(model.sent))  # a page acks only what it was sent
+            replay.acknowledge(number)
+            model.acknowledge(number)
+        else:
+            assert replay.after(step[1]) == model.after(step[1])
+        assert replay.next_number == len(model.sent) + 1
+        assert replay.held_bytes == sum(map(len, model.held.values()))
