@@ -67,6 +67,8 @@ class Delivery:
         self.replay = ReplayBuffer(buffer_bytes)
         self._transport: Transport | None = None
         """The socket frames are written to, while the page has one that works."""
+        self._greeting: Transport | None = None
+        """The socket whose hello is being written; it takes over only if still this one."""
         self._finishing: asyncio.Future | None = None
         """The task writing while the socket makes writes wait; None while writes finish at
         once (no task is kept per page)."""
@@ -156,15 +158,23 @@ class Delivery:
         again: list[bytes],
     ) -> None:
         """Write ``hello``, what a resumed page ``missed`` and ``again`` (numbered anew), then
-        keep writing what is queued, to ``transport``."""
+        keep writing what is queued, to ``transport``.
+
+        Unless, by the time the hello is written, ``stop`` has let the socket go
+        (it dropped, or the page resumed on another): then it gets nothing more.
+        """
+        self._greeting = transport
         await transport.send(protocol.frame([hello, *missed, *self.replay.number(again)]))
+        if self._greeting is not transport:
+            return
+        self._greeting = None
         self._transport = transport
         self._write_now()
 
     def stop(self) -> None:
         """Stop writing to the socket; a frame being written is left to the page's resume."""
         self._stall_check.stop()
-        self._transport = None
+        self._transport = self._greeting = None
         self._frame_since = None
         if self._finishing is not None:
             self._finishing.cancel()

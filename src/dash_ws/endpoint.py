@@ -167,6 +167,8 @@ class SocketEndpoint:
             if await self.relay.serve(websocket, transport, handshake, identity, join):
                 return
         session = await self._join(transport, handshake, identity, join)
+        if session is None:
+            return
         session.binding = binding or ""
         self._handlers[session] = asyncio.current_task()
         try:
@@ -227,8 +229,12 @@ class SocketEndpoint:
         handshake: Handshake,
         identity: Hashable,
         join: protocol.Join,
-    ) -> PageSession:
-        """Attach the session the page's ``join`` resumes, or a new one."""
+    ) -> PageSession | None:
+        """Attach the session the page's ``join`` resumes, or a new one.
+
+        None when, while its hello was being written, a newer socket of the
+        page took the session over: this one is on its way out.
+        """
         if join.resumes:
             session = self.sessions.get(join.session)
             if (
@@ -236,6 +242,8 @@ class SocketEndpoint:
                 and session.may_resume(join.secret, identity)
                 and await session.attach(transport, resume_after=join.seen)
             ):
+                if not session.serves(transport):
+                    return None
                 session.handshake = handshake
                 self.resumed(session)
                 logger.info("dash-ws: page %s resumed its session", session.id[:8])
@@ -248,7 +256,7 @@ class SocketEndpoint:
         if self.relay is not None:
             await self.relay.register(session)
         await session.attach(transport, resume_after=None)
-        return session
+        return session if session.serves(transport) else None
 
     @property
     def feed_runners(self) -> list[FeedRunner]:

@@ -295,3 +295,41 @@ async def test_a_half_open_socket_ending_late_leaves_the_resumed_session_alone()
         await half_open.close(1006)  # ...until now
         assert (await page.call("out.children", inputs=[2])).outputs == {"out": {"children": 2}}
         assert page.closed is None
+
+
+async def test_a_socket_overtaken_while_its_hello_is_written_leaves_the_page_to_the_newer_one():
+    app = make_app()
+
+    @app.callback(Output("out", "children"), Input("go", "n_clicks"))
+    def echo(n_clicks):
+        return n_clicks
+
+    served = app.asgi
+    hold_next_socket, holding, released = [False], asyncio.Event(), asyncio.Event()
+
+    async def slow_to_finish_its_hello(scope, receive, send):
+        """The hello reaches the page, but writing it returns only once released, as on a
+        congested network; every other socket is served as usual."""
+        held = hold_next_socket.pop()
+        hold_next_socket.append(False)
+
+        async def sending(event):
+            nonlocal held
+            await send(event)
+            if held and event["type"] == "websocket.send":
+                held = False
+                holding.set()
+                await released.wait()
+
+        await served(scope, receive, sending)
+
+    slow_to_finish_its_hello.endpoint = served.endpoint
+    app.__dict__["asgi"] = slow_to_finish_its_hello
+    async with TestClient(app).page() as page:
+        hold_next_socket[0] = True
+        await page.reconnect()  # this socket's hello arrived; the server is still writing it
+        await holding.wait()
+        await page.reconnect()  # and the page is already on a newer socket
+        assert page.resumed
+        released.set()
+        assert (await page.call("out.children", inputs=[3])).outputs == {"out": {"children": 3}}

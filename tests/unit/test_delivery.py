@@ -218,3 +218,37 @@ async def test_a_resumed_page_gets_what_it_missed_after_the_number_it_saw():
     assert [json.loads(m)["message"] for m in missed] == ["b", "c"]
     outgoing.acknowledge(3)
     assert outgoing.missed_after(3) == [] and outgoing.missed_after(0) is None
+
+
+async def test_a_socket_whose_hello_is_still_being_written_when_it_drops_is_not_written_to():
+    outgoing = delivery(FakeLoop(), [])
+    dropped, resumed = HeldSocket(), HeldSocket()
+    dropped.open_.clear()
+    greeting = asyncio.ensure_future(
+        outgoing.start(dropped, protocol.hello_message("s", "k", False), [], [])
+    )
+    await dropped.writing.wait()
+    outgoing.stop()  # the socket dropped during its hello; the page resumes on another
+    await outgoing.start(resumed, protocol.hello_message("s", "k", True), [], [])
+    dropped.open_.set()  # the dropped socket's hello send returns late
+    await greeting
+    outgoing.queue(message("after the resume"))
+    await until(lambda: len(resumed.frames) == 2)
+    assert [m["message"] for m in resumed.frames[1]] == ["after the resume"]
+    assert len(dropped.frames) == 1, "only its hello: nothing after it was stopped"
+    outgoing.stop()
+
+
+async def test_a_socket_that_drops_during_its_hello_leaves_what_follows_queued():
+    outgoing = delivery(FakeLoop(), [])
+    dropped = HeldSocket()
+    dropped.open_.clear()
+    greeting = asyncio.ensure_future(
+        outgoing.start(dropped, protocol.hello_message("s", "k", False), [], [])
+    )
+    await dropped.writing.wait()
+    outgoing.stop()
+    dropped.open_.set()
+    await greeting
+    outgoing.queue(message("for the next socket"))
+    assert len(dropped.frames) == 1 and len(outgoing.outbox) == 1
