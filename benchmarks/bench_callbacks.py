@@ -238,7 +238,7 @@ _TRACE_BASE = []
 
 
 def trace(action: str, by: str = "lineno", limit: int = 40) -> dict:
-    """``GET /_bench/trace/<start|diff>[?by=filename&limit=N]``: tracemalloc, for finding where memory goes.
+    """``GET /_bench/trace/<start|diff>[?by=filename&limit=N]``: where memory goes.
 
     ``start`` begins tracing and takes a baseline; ``diff`` returns the lines
     (or files) that allocated the most since (slows the server while tracing:

@@ -4,7 +4,7 @@ Async callbacks run as tasks on the event loop; sync callbacks run in one
 bounded thread pool, so a slow sync callback never holds up the loop, another
 page or an async callback. One page may hold only a share of that pool
 (``SessionLimits.sync_workers``): its further sync calls wait their turn
-behind its own. Admission has threads of its own, so no number of busy
+behind its own, in its ``SyncLane``. Admission has threads of its own, so no number of busy
 callbacks keeps a new page from being let in. How a callback is actually
 invoked belongs to the app's backend (``CallbackBackend``); this module only
 decides where it runs, ties it to its page and sends what it produces.
@@ -28,6 +28,7 @@ from . import protocol
 from .admission import Rejection
 from .handshake import Handshake
 from .session import PageSession, WebSocket, current_websocket
+from .sync_lanes import SyncLane
 
 logger = logging.getLogger("dash_ws")
 
@@ -96,6 +97,8 @@ class CallbackExecutor:
         self.backend = backend
         self.reveals_errors = reveals_errors
         self.pool = ThreadPoolExecutor(max_workers, thread_name_prefix="dash-ws")
+        self.requests_lane = SyncLane(max_workers)
+        """The sync callbacks of HTTP requests: no page to share with, the whole pool."""
         self.admission_pool = ThreadPoolExecutor(
             _ADMISSION_WORKERS, thread_name_prefix="dash-ws-admission"
         )
@@ -132,8 +135,9 @@ class CallbackExecutor:
             if self.backend.is_async(call.output):
                 reply = await self.backend.dispatch_async(handshake, call)
             else:
-                async with session.sync_slots:
-                    reply = await self.in_thread(self.backend.dispatch_sync, handshake, call)
+                reply = await session.sync_lane.run(
+                    self.pool, self.backend.dispatch_sync, handshake, call
+                )
         except Exception as error:  # the backend itself failed, not the callback
             logger.exception("dash-ws: callback %s could not run", call.output)
             reply = HttpReply(500, "text/plain", self._page_text(error).encode())

@@ -85,7 +85,9 @@ class FlaskUpdateRoute:
                     environ, reply=_wsgi_response
                 )
             else:
-                status, headers, content = await self.executor.in_thread(self._serve_sync, environ)
+                status, headers, content = await self.executor.requests_lane.run(
+                    self.executor.pool, self._serve_sync, environ
+                )
         except Exception:
             logger.exception("dash-ws: the app raised serving %s", scope["path"])
             status, headers, content = _SERVER_ERROR

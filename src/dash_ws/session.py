@@ -45,6 +45,7 @@ from .errors import InvalidState, SocketClosed, UnsupportedDash
 from .outbox import Outbox
 from .prop_reads import PropReads
 from .protocol import CloseCode, ComponentId
+from .sync_lanes import SyncLane
 from .topics import PageSubscription, TopicHub, TopicMessage, check_topic
 
 logger = logging.getLogger("dash_ws")
@@ -130,7 +131,7 @@ class PageSession:
         self.handle = WebSocket(self)
         self.state = SessionState.DETACHED
         self.call_bytes = 0
-        self.sync_slots = asyncio.Semaphore(limits.sync_workers)
+        self.sync_lane = SyncLane(limits.sync_workers)
         self.delivery = Delivery(
             self.loop,
             limits.buffer_bytes,

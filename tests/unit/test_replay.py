@@ -73,7 +73,6 @@ def test_the_newest_message_is_kept_however_large():
     assert buffer.after(0) is None, "the older one made room"
 
 
-
 class KeepsByNumber:
     """The rules of the replay buffer, kept the plain way: a dict of held messages."""
 
