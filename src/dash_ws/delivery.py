@@ -145,7 +145,7 @@ class Delivery:
 
     def _step_over(self) -> None:
         self._step_written = False
-        if self._writable:
+        if self.outbox and self._writable:
             self._write_now()
 
     # ---------------------------------------------------------------- writing

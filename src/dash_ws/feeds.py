@@ -97,7 +97,7 @@ def encode_outputs(outputs: Sequence[Any], values: Any) -> tuple[SetMessage, ...
         component = protocol.encode_component_id(output.component_id)
         grouped.setdefault(component, {})[output.component_property] = protocol.encode_value(value)
     return tuple(
-        SetMessage(component, props, frozenset(n for n, v in props.items() if protocol.is_patch(v)))
+        SetMessage(component, props, protocol.patched_props(props))
         for component, props in grouped.items()
     )
 

@@ -469,3 +469,13 @@ PATCH_PREFIX = b'{"__dash_patch_update"'
 def is_patch(encoded_value: bytes) -> bool:
     """True when an encoded prop value is a Dash ``Patch``, a change on top of the old value."""
     return encoded_value.startswith(PATCH_PREFIX)
+
+
+_NO_PROPS: frozenset[str] = frozenset()
+
+
+def patched_props(encoded: dict[str, bytes]) -> frozenset[str]:
+    """The props of an encoded ``set`` whose values are Patches (usually none: no set is built)."""
+    if not any(map(is_patch, encoded.values())):
+        return _NO_PROPS
+    return frozenset(name for name, value in encoded.items() if is_patch(value))

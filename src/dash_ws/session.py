@@ -285,7 +285,7 @@ class PageSession:
             return
         component = protocol.encode_component_id(component_id)
         encoded = {name: protocol.encode_value(value) for name, value in props.items()}
-        patched = frozenset(n for n, v in encoded.items() if protocol.is_patch(v))
+        patched = protocol.patched_props(encoded)
         if patched and not self.limits.streams_patches:
             raise UnsupportedDash(
                 "streaming a Patch needs dash>=3.3: this Dash's renderer would replace the "
