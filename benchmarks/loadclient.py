@@ -115,14 +115,16 @@ class DashWsAdapter:
     """dash-ws, acting as its browser client does (dash_ws.js).
 
     Messages the server numbers (``n``) are acknowledged ``ack_delay`` after
-    the first unacknowledged one arrives, as the browser does (ACK_DELAY_MS);
+    the first unacknowledged one arrives, or at once when the frames since the
+    last ack reach ``ack_chars``, as the browser does (ACK_DELAY_MS, ACK_CHARS);
     a ``ping`` goes out every ``heartbeat_ms`` from the page config.
     """
 
     name = "dashws"
     path = "/_dash-ws/socket?v=2&page=%2F"  # protocol v2: the page's URL, then join first
     join = '{"type":"join"}'
-    ack_delay = 0.5
+    ack_delay = 1.0
+    ack_chars = 256 * 1024
     heartbeat = 15.0
 
     def __init__(self, base: str) -> None:
@@ -312,6 +314,7 @@ class Conn:
         self.closed_code: int | None = None
         self.reader: asyncio.Task | None = None
         self._ack_timer: asyncio.TimerHandle | None = None
+        self._unacked_chars = 0
         self._heartbeat: asyncio.Task | None = None
 
     @classmethod
@@ -344,7 +347,10 @@ class Conn:
             pass
 
     def _send_ack(self) -> None:
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
         self._ack_timer = None
+        self._unacked_chars = 0
         message = self.adapter.ack()
         if message is not None and self.ws.state.name == "OPEN":
             asyncio.ensure_future(self._send_quietly(message))
@@ -379,6 +385,10 @@ class Conn:
                         await self.ws.send(adapter.prop_reply(event[1], event[3], "hello"))
                     elif kind == "error":
                         self.errors.append(str(event[1]))
+                if ack_delay:
+                    self._unacked_chars += len(frame)
+                    if self._unacked_chars >= adapter.ack_chars:
+                        self._send_ack()
         except websockets.ConnectionClosed:
             pass
         finally:

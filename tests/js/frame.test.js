@@ -27,7 +27,7 @@ test('a message that fails to apply does not lose the rest of its frame', async 
   assert.match(String(failures[0].detail), /the renderer lost gone/, 'and the error');
   assert.deepEqual(page.uncaught, [], 'nothing escaped the frame handler');
 
-  await page.clock.tick(500);
+  await page.clock.tick(1000);
   assert.deepEqual(page.socket.sentOfType('ack'), [{type: 'ack', n: 3}],
     'the failed message counts as handled: resending it would fail again');
 });

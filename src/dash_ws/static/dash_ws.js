@@ -21,7 +21,12 @@
   var CONNECT_WAIT_MS = 5000;
   var RETRY_BASE_MS = 250;
   var RETRY_MAX_MS = 10000;
-  var ACK_DELAY_MS = 500;
+  // An ack names the last numbered message handled. It goes out ACK_DELAY_MS after the
+  // first one it covers, or as soon as the frames it covers reach ACK_CHARS characters:
+  // a light stream costs the server one ack a second, a heavy one keeps what the server
+  // holds for a resume small.
+  var ACK_DELAY_MS = 1000;
+  var ACK_CHARS = 256 * 1024;
   // A message longer than this many characters leaves in 'part' messages, so that no
   // frame passes the WebSocket server's frame limit whatever the upload (parts.py).
   var PART_CHARS = 256 * 1024;
@@ -196,7 +201,7 @@
         log('error', 'a frame from the server that is not a list of messages', messages);
         return;
       }
-      self.handlers.onFrame(messages);
+      self.handlers.onFrame(messages, event.data.length);
     };
     socket.onclose = function (event) {
       self.lost(socket, event);
@@ -294,7 +299,8 @@
     secret: null,
     seen: 0,
     acked: 0,
-    // At most one ack per ACK_DELAY_MS, for everything handled meanwhile.
+    // Characters of the frames handled since the last ack.
+    unackedChars: 0,
     ackTimer: new Timer(function () { Session.sendAck(); }, every(ACK_DELAY_MS)),
 
     // The first message on every socket; it names the session to resume, if any.
@@ -318,10 +324,18 @@
     },
 
     sendAck: function () {
+      Session.ackTimer.clear();
       if (connection.state === 'open' && Session.seen > Session.acked) {
         Session.acked = Session.seen;
+        Session.unackedChars = 0;
         connection.send({type: 'ack', n: Session.seen});
       }
+    },
+
+    // A frame was handled: past ACK_CHARS since the last ack, acknowledge it now.
+    framed: function (chars) {
+      Session.unackedChars += chars;
+      if (Session.unackedChars >= ACK_CHARS && Session.seen > Session.acked) Session.sendAck();
     },
 
     // The first message on every socket: a resumed session, or a new one.
@@ -335,6 +349,7 @@
       }
       Session.seen = 0;
       Session.acked = 0;
+      Session.unackedChars = 0;
       if (lost) {
         Calls.failAll(REASON.SESSION_LOST);
         Page.showStatus('closed', REASON.SESSION_LOST);
@@ -586,7 +601,7 @@
   // Each message on its own: one that cannot be applied (say, set_props on a
   // component the renderer no longer has) is logged, and the rest of its
   // frame is still applied, a result included.
-  function handleFrame(messages) {
+  function handleFrame(messages, chars) {
     messages.forEach(function (message) {
       try {
         handle(message);
@@ -595,6 +610,7 @@
         log('error', 'could not apply a ' + type + ' message from the server', error);
       }
     });
+    Session.framed(chars);
   }
 
   window.dash_ws = {state: 'idle', reason: ''};
