@@ -99,9 +99,10 @@ class Clockwork:
         self._timer = self._timer_tick = None
         self._struck = max(self._struck, math.floor((self._now() + _EARLY_BY) / RESOLUTION))
         while self._ticks and self._ticks[0] <= self._struck:
-            for deadline in self._due.pop(heapq.heappop(self._ticks), ()):
+            tick = heapq.heappop(self._ticks)
+            for deadline in self._due.pop(tick, ()):
                 try:
-                    deadline.fire()
+                    deadline.fire(tick)
                 except Exception as error:  # as the loop treats a failing timer: log it, go on
                     self._report(error, deadline)
         while self._ticks and self._ticks[0] not in self._due:
@@ -133,8 +134,11 @@ class Deadline:
             self._clockwork.remove(self, self._tick)
             self._tick = None
 
-    def fire(self) -> None:
-        """Its tick has come (the clockwork calls this)."""
+    def fire(self, tick: int) -> None:
+        """``tick`` has come (the clockwork calls this): run the action if still armed for it,
+        not stopped or re-armed by an action that ran before it in the same tick."""
+        if self._tick != tick:
+            return
         self._tick = None
         self._action()
 

@@ -165,3 +165,18 @@ def test_a_deadline_armed_as_its_tick_fires_waits_for_the_next_tick():
     assert len(fired) == 1
     loop.advance(2 * RESOLUTION + 0.01)
     assert len(fired) == 3
+
+
+def test_a_deadline_stopped_by_another_due_in_the_same_tick_does_not_fire():
+    loop, fired, deadlines = FakeLoop(), [], []
+
+    def first_of_the_tick(name: str) -> None:  # whichever runs first stops the others
+        fired.append(name)
+        for deadline in deadlines:
+            deadline.stop()
+
+    deadlines.extend(Deadline(loop, lambda n=n: first_of_the_tick(n)) for n in "abc")
+    for deadline in deadlines:
+        deadline.arm(1)
+    loop.advance(10)
+    assert len(fired) == 1
