@@ -76,21 +76,24 @@ class Clockwork:
             if not waiting:
                 del self._due[tick]  # its heap entry is dropped when it comes up
 
+    @property
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop()
+        assert loop is not None  # alive: it runs this code, or arms a deadline on it
+        return loop
+
     def _now(self) -> float:
-        return self._loop().time()  # type: ignore[union-attr]  # alive: it runs this code
+        return self._running_loop.time()
 
     def _wait_for(self, tick: int) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        loop = self._loop()
-        assert loop is not None
+        loop = self._running_loop
         self._timer = loop.call_later(max(0.0, tick * RESOLUTION - loop.time()), self._strike)
         self._timer_tick = tick
 
     def _report(self, error: Exception, deadline: Deadline) -> None:
-        loop = self._loop()
-        assert loop is not None
-        loop.call_exception_handler(
+        self._running_loop.call_exception_handler(
             {"message": "a deadline's action failed", "exception": error, "deadline": deadline}
         )
 
