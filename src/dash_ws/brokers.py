@@ -138,12 +138,16 @@ class Broker:
     async def read_after(self, topic: str, cursor: Cursor) -> Catchup:
         raise NotImplementedError
 
-    def listen(self, topic: str, listener: Listener) -> None:
-        """Call ``listener`` on the caller's loop with every new entry of ``topic``, in order.
+    def listen(self, topic: str, listener: Listener, after: Cursor) -> None:
+        """Call ``listener`` on the caller's loop with every entry of ``topic`` past ``after``,
+        in order.
 
-        A broker that lost its connection calls it, once back, with entries
-        that do not follow the listener's last one: the hub then asks
-        ``read_after`` for what is missing.
+        ``after`` is the position the caller read with ``head``: entries
+        published between that read and this call are passed on too, so a
+        follower misses nothing however long the read took. A broker that
+        lost its connection calls the listener, once back, with entries that
+        do not follow its last one: the hub then asks ``read_after`` for what
+        is missing.
         """
         raise NotImplementedError
 
@@ -194,9 +198,14 @@ class MemoryBroker(Broker):
             self._expire(held)
             return catchup_from(list(held.entries), cursor, held.epoch, held.last)
 
-    def listen(self, topic: str, listener: Listener) -> None:
+    def listen(self, topic: str, listener: Listener, after: Cursor) -> None:
+        loop = asyncio.get_running_loop()
         with self._lock:
-            self._topic(topic).listeners.append((asyncio.get_running_loop(), listener))
+            held = self._topic(topic)
+            held.listeners.append((loop, listener))
+            missed = [e for e in held.entries if e.epoch != after.epoch or e.number > after.number]
+        for entry in missed:  # now, before any entry published from here on
+            listener(entry)
 
     def unlisten(self, topic: str, listener: Listener) -> None:
         with self._lock:

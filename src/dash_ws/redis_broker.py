@@ -225,12 +225,13 @@ class RedisBroker(Broker):
 
     # ---------------------------------------------------------------- following topics
 
-    def listen(self, topic: str, listener: Listener) -> None:
+    def listen(self, topic: str, listener: Listener, after: Cursor) -> None:
         self._follow_on(asyncio.get_running_loop())
         new_topic = topic not in self._listeners
         self._listeners.setdefault(topic, []).append(listener)
         if new_topic:
-            asyncio.ensure_future(self._follow(topic))
+            self._cursors.setdefault(topic, after)
+            self._include_new_topic()
 
     def unlisten(self, topic: str, listener: Listener) -> None:
         listeners = self._listeners.get(topic)
@@ -253,16 +254,12 @@ class RedisBroker(Broker):
         self._cursors = {}
         self.connected = asyncio.Event()
 
-    async def _follow(self, topic: str) -> None:
-        """Start reading ``topic`` from its head, and wake the reader to include it."""
-        try:
-            self._cursors.setdefault(topic, await self.head(topic))
-        except BrokerUnavailable:
-            self._cursors.setdefault(topic, Cursor())  # the reader catches up once back
+    def _include_new_topic(self) -> None:
+        """Start the reader, or wake the one blocked in ``XREAD`` so it reads the new topic."""
         if self._reader is None:
             self._reader = asyncio.ensure_future(self._read_forever())
         else:
-            await self._wake()
+            asyncio.ensure_future(self._wake())
 
     async def _wake(self) -> None:
         try:

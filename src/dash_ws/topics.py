@@ -89,14 +89,17 @@ class TopicHub:
     async def follow(self, topic: str, follower: Follower) -> None:
         """Give ``follower`` every entry of ``topic`` from now on, in order."""
         followed = self._followed.get(topic)
-        if followed is None:
-            followed = self._followed[topic] = _Followed(topic, self.broker)
-            self.broker.listen(topic, followed.on_entry)
-            try:
-                followed.cursor = await self.broker.head(topic)
-            except BrokerUnavailable:
-                logger.warning("dash-ws: following %s while the broker is away", topic)
+        if followed is not None:
+            followed.followers.add(follower)
+            return
+        followed = self._followed[topic] = _Followed(topic, self.broker)
         followed.followers.add(follower)
+        try:
+            followed.cursor = await self.broker.head(topic)
+        except BrokerUnavailable:
+            logger.warning("dash-ws: following %s while the broker is away", topic)
+        if self._followed.get(topic) is followed:  # its followers did not all leave meanwhile
+            self.broker.listen(topic, followed.on_entry, after=followed.cursor)
 
     def position(self, topic: str) -> Cursor:
         """The last entry of ``topic`` this worker has passed on."""

@@ -82,6 +82,20 @@ async def test_a_worker_follows_a_topic_once_and_in_order(redis_server):
     await broker.close()
 
 
+async def test_a_listener_gets_what_came_after_its_cursor_then_what_comes_next(redis_server):
+    broker = new_broker(redis_server.url)
+    first = await broker.publish("t", b"1")
+    for n in (2, 3):
+        await broker.publish("t", str(n).encode())
+    follower = Collector()
+    broker.listen("t", lambda entry: follower.receive([entry], gap=False), after=first)
+    await follower.until(lambda: len(follower.numbers) == 2)
+    await broker.publish("t", b"4")
+    await follower.until(lambda: len(follower.numbers) == 3)
+    assert follower.numbers == [2, 3, 4]
+    await broker.close()
+
+
 async def test_the_history_keeps_its_count_and_says_what_it_lost(redis_server):
     broker = new_broker(redis_server.url, count=3)
     for n in range(6):

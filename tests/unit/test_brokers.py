@@ -84,11 +84,30 @@ async def test_memory_listeners_on_another_loop_are_called_there():
         got.append(entry.number)
         arrived.set()
 
-    broker.listen("t", listener)
+    broker.listen("t", listener, after=await broker.head("t"))
     await asyncio.to_thread(broker.publish_blocking, "t", b"1")
     await asyncio.wait_for(arrived.wait(), 10)
     assert got == [1]
     broker.unlisten("t", listener)
+
+
+async def test_a_memory_listener_gets_what_came_after_its_cursor_then_what_comes_next():
+    broker = MemoryBroker()
+    first = await broker.publish("t", b"1")
+    for n in (2, 3):
+        await broker.publish("t", str(n).encode())
+    got: list[int] = []
+    four = asyncio.Event()
+
+    def listener(entry):
+        got.append(entry.number)
+        if entry.number == 4:
+            four.set()
+
+    broker.listen("t", listener, after=first)
+    await broker.publish("t", b"4")
+    await asyncio.wait_for(four.wait(), 10)
+    assert got == [2, 3, 4]
 
 
 def test_a_history_keeps_something():
