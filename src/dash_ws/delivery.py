@@ -173,12 +173,18 @@ class Delivery:
 
     def stop(self) -> None:
         """Stop writing to the socket; a frame being written is left to the page's resume."""
+        under_way = self.let_go()
+        if under_way is not None:
+            under_way.cancel()
+
+    def let_go(self) -> asyncio.Task | None:
+        """Stop writing to the socket, but for the frame being written: the task writing it,
+        if one is, which ends once that frame is written (``flush`` waits for it)."""
         self._stall_check.stop()
         self._transport = self._greeting = None
         self._frame_since = None
-        if self._finishing is not None:
-            self._finishing.cancel()
-            self._finishing = None
+        under_way, self._finishing = self._finishing, None
+        return under_way
 
     def _write_now(self, alone: bytes | None = None) -> None:
         """Write ``alone`` (a message that skipped the outbox), then what waits, here in the
@@ -265,8 +271,11 @@ class Delivery:
         else:
             self._stall_check.arm(self._send_timeout - waited)
 
-    async def flush(self, transport: Transport) -> None:
-        """Write everything still queued now (before a close)."""
+    async def flush(self, transport: Transport, under_way: asyncio.Task | None) -> None:
+        """Before a close: wait for the frame ``let_go`` left ``under_way``, then write
+        everything still queued."""
+        if under_way is not None:
+            await under_way
         while self.outbox:
             messages = self.replay.number(self.outbox.take(self._frame_bytes))
             await transport.send(protocol.frame(messages))

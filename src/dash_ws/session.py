@@ -418,13 +418,16 @@ class PageSession:
             return
         self._enter(SessionState.CLOSING)
         transport = self._transport
-        self.delivery.stop()
+        under_way = self.delivery.let_go()
         if transport is None:
             await self.shutdown()
             return
         timeout = self.limits.close_timeout
-        if code != CloseCode.TOO_SLOW:
-            await quietly(self.delivery.flush(transport), timeout)
+        if code == CloseCode.TOO_SLOW:
+            if under_way is not None:
+                under_way.cancel()
+        else:
+            await quietly(self.delivery.flush(transport, under_way), timeout)
         await quietly(transport.close(code, reason), timeout)
         self._ending.arm(timeout)
 

@@ -188,3 +188,18 @@ async def test_a_close_the_page_never_answers_still_ends_the_session():
     assert session.state.value == "closing" and socket.closed_with[0] == CloseCode.TOO_SLOW
     await asyncio.wait_for(ended.wait(), 30)
     assert session.is_shutdown
+
+
+async def test_a_close_writes_the_frame_under_way_then_what_waits_then_closes():
+    socket = FakeSocket()
+    session = await attached(socket)
+    socket.reading.clear()
+    session.stream_props("a", {"children": 1})
+    await socket.wait_until(lambda: socket.sends_begun == 2)  # the hello, then this frame
+    session.stream_props("b", {"children": 2})
+    closing = asyncio.ensure_future(session.close(CloseCode.NORMAL, "bye"))
+    await settle()
+    socket.reading.set()
+    await closing
+    assert [m["component"] for m in socket.messages] == ["a", "b"]
+    assert socket.numbers == [1, 2] and socket.closed_with == (CloseCode.NORMAL, "bye")
