@@ -8,6 +8,8 @@
 Sides (``--sides``, all by default), each one server process on 127.0.0.1:
 
 - ``dashws``: ``app_dashws.py``, dash-ws on Flask, one uvicorn worker;
+- ``dashwsfastapi``: ``app_dashws_fastapi.py``, the same on Dash's FastAPI
+  backend, as upstream's app is: socket and HTTP callbacks only;
 - ``upstream``: ``app_upstream.py``, Dash 4.4.1's own WebSocket callbacks on
   FastAPI, one uvicorn worker, from its own virtual environment;
 - ``upstream45``: the same app on Dash 4.5.0rc2 (its own venv);
@@ -100,6 +102,14 @@ SIDES = {
         adapter="dashws",
         scenarios=set(SCENARIOS),
     ),
+    "dashwsfastapi": dict(
+        label="dash-ws, FastAPI",
+        target="app_dashws_fastapi:app.asgi",
+        server="uvicorn",
+        venv="dashws",
+        adapter="dashws",
+        scenarios={"rps_ws", "rps_http"},
+    ),
     "upstream": dict(
         label="upstream 4.4.1",
         target="app_upstream:server",
@@ -143,7 +153,7 @@ SIDES = {
         scenarios={"streams", "cycles", "once", "getprop", "rps_ws", "rps_http", "close"},
     ),
 }
-DEFAULT_SIDES = "dashws,upstream,upstream45,flask,flasksync,bare"
+DEFAULT_SIDES = "dashws,dashwsfastapi,upstream,upstream45,flask,flasksync,bare"
 STREAM_TARGET_HZ = {2000: 9.5, 4000: 9}
 """Delivered updates per second per page that dash-ws must reach, by page count."""
 WS_IMPLEMENTATIONS = ("websockets-sansio", "websockets", "wsproto")

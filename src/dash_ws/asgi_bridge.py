@@ -6,7 +6,8 @@ middleware (authentication included) and Dash's dispatch see what they see
 over HTTP. Async callbacks are awaited on the event loop. Dash's FastAPI and
 Quart routes run sync callbacks inline, on whatever loop serves the request,
 so sync callbacks are replayed on a private loop in a worker thread instead,
-where they block nothing else.
+where they block nothing else. Each worker thread keeps its private loop:
+making and closing one per call would cost more than the callback.
 
 Admission is the app's answer to a GET of the page the socket belongs to,
 replayed the same way; ``admission`` judges it.
@@ -15,10 +16,11 @@ replayed the same way; ``admission`` judges it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
 from . import dash_adapter, protocol
@@ -29,6 +31,8 @@ from .session import WebSocket
 
 if TYPE_CHECKING:
     import dash_ws
+
+T = TypeVar("T")
 
 # Seconds an app gets to react to its client's disconnect before its request is cancelled.
 _DISCONNECT_GRACE = 0.1
@@ -52,7 +56,7 @@ class AsgiCallbackBackend:
         return await self._call(handshake, call)
 
     def dispatch_sync(self, handshake: Handshake, call: protocol.Call) -> HttpReply:
-        return asyncio.run(self._call(handshake, call))
+        return _on_this_threads_loop(self._call(handshake, call))
 
     def authorize(self, handshake: Handshake) -> Rejection | None:
         """Replay a GET of the socket's page through the whole app; admit only if it serves it."""
@@ -60,7 +64,7 @@ class AsgiCallbackBackend:
         if isinstance(target, Rejection):
             return target
         with dash_adapter.watching_page_render() as rendered:
-            reply = asyncio.run(
+            reply = _on_this_threads_loop(
                 self._request(handshake, "GET", target.raw_path, target.query, b"", {})
             )
         status_line = f"{reply.status} {_phrase(reply.status)}".strip()
@@ -132,6 +136,36 @@ class AsgiCallbackBackend:
             serving.cancel()
             raise
         return response.reply()
+
+
+class _PrivateLoop:
+    """A worker thread's own event loop, closed when the thread ends and lets go of it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        self.loop.close()
+
+
+_this_thread = threading.local()
+
+
+def _on_this_threads_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion on this thread's private loop, as ``asyncio.run``
+    does: what it leaves running is cancelled before this returns."""
+    private = getattr(_this_thread, "private_loop", None)
+    if private is None:
+        private = _this_thread.private_loop = _PrivateLoop()
+    loop = private.loop
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
 
 
 class _CollectedResponse:
