@@ -211,7 +211,8 @@ class MemoryBroker(Broker):
         with self._lock:
             held = self._topics.get(topic)
             if held is not None:
-                held.listeners = [(lp, ls) for lp, ls in held.listeners if ls is not listener]
+                # ``==``: a bound method (``_Followed.on_entry``) is a new object each time.
+                held.listeners = [(lp, ls) for lp, ls in held.listeners if ls != listener]
 
     def _expire(self, held: _MemoryTopic) -> None:
         """Forget entries older than the age limit; a topic idle that long starts over."""

@@ -429,7 +429,8 @@ class PageSession:
         else:
             await quietly(self.delivery.flush(transport, under_way), timeout)
         await quietly(transport.close(code, reason), timeout)
-        self._ending.arm(timeout)
+        if not self.is_shutdown:  # it may have ended meanwhile
+            self._ending.arm(timeout)
 
     async def shutdown(self) -> None:
         """The page is gone for good: stop everything that runs for it."""
@@ -611,9 +612,15 @@ class _Subscribing:
         if _running_loop() is not session.loop:
             raise RuntimeError("subscribe from the page's event loop: an async callback")
         limit = session.hub.broker.history.count
-        self._subscription = PageSubscription(session.hub, self._topic, limit)
-        session.subscriptions.add(self._subscription)
-        await self._subscription.start()
+        subscription = PageSubscription(session.hub, self._topic, limit)
+        session.subscriptions.add(subscription)
+        try:
+            await subscription.start()
+        except BaseException:  # cancelled while it started: the next step starts afresh
+            subscription.close()
+            session.subscriptions.discard(subscription)
+            raise
+        self._subscription = subscription
 
     async def aclose(self) -> None:
         """Stop following the topic before the session ends."""

@@ -87,17 +87,32 @@ class TopicHub:
         self._followed: dict[str, _Followed] = {}
 
     async def follow(self, topic: str, follower: Follower) -> None:
-        """Give ``follower`` every entry of ``topic`` from now on, in order."""
+        """Give ``follower`` every entry of ``topic`` from now on, in order.
+
+        The first follower of a topic starts the worker listening to it; that
+        start is shared, so a follower cancelled while it waits leaves the
+        others listening.
+        """
         followed = self._followed.get(topic)
-        if followed is not None:
-            followed.followers.add(follower)
-            return
-        followed = self._followed[topic] = _Followed(topic, self.broker)
+        if followed is None:
+            followed = self._followed[topic] = _Followed(topic, self.broker)
+            followed.listening = asyncio.ensure_future(self._listen(followed))
         followed.followers.add(follower)
+        try:
+            await asyncio.shield(followed.listening)
+        except asyncio.CancelledError:
+            self.unfollow(topic, follower)
+            raise
+
+    async def _listen(self, followed: _Followed) -> None:
+        """Read where the topic stands, then have the broker pass on every entry after it."""
+        topic = followed.topic
         try:
             followed.cursor = await self.broker.head(topic)
         except BrokerUnavailable:
             logger.warning("dash-ws: following %s while the broker is away", topic)
+        except Exception:
+            logger.exception("dash-ws: could not read where topic %s stands", topic)
         if self._followed.get(topic) is followed:  # its followers did not all leave meanwhile
             self.broker.listen(topic, followed.on_entry, after=followed.cursor)
 
@@ -124,6 +139,8 @@ class _Followed:
         self.broker = broker
         self.cursor = Cursor()
         self.followers: set[Follower] = set()
+        self.listening: asyncio.Future | None = None
+        """Reading the head, then listening from it: what a new follower waits for."""
         self._waiting: list[TopicEntry] | None = None
         """Entries that arrived while a repair asks the broker what is missing."""
 
@@ -132,11 +149,15 @@ class _Followed:
             self._waiting.append(entry)
         elif entry.follows(self.cursor):
             self._pass_on([entry], gap=False)
-        elif entry.epoch == self.cursor.epoch and entry.number <= self.cursor.number:
+        elif self._passed_on(entry):
             return  # read twice (the reader resumed from an older position)
         else:
             self._waiting = [entry]
             asyncio.ensure_future(self._repair())
+
+    def _passed_on(self, entry: TopicEntry) -> bool:
+        """Whether ``entry`` is at or before the cursor: its followers have had it."""
+        return entry.epoch == self.cursor.epoch and entry.number <= self.cursor.number
 
     async def _repair(self) -> None:
         """Fill what is missing between the cursor and the entries that arrived."""
@@ -147,7 +168,9 @@ class _Followed:
             entries, gap = [], True
         waiting, self._waiting = self._waiting or [], None
         seen = {(e.epoch, e.number) for e in entries}
-        entries = entries + [e for e in waiting if (e.epoch, e.number) not in seen]
+        entries = entries + [
+            e for e in waiting if (e.epoch, e.number) not in seen and not self._passed_on(e)
+        ]
         if entries and not gap and not entries[0].follows(self.cursor):
             gap = True
         if entries or gap:
