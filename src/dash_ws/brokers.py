@@ -81,6 +81,10 @@ class TopicEntry:
             return True
         return self.epoch == cursor.epoch and self.number == cursor.number + 1
 
+    def reached_by(self, cursor: Cursor) -> bool:
+        """True when a reader at ``cursor`` has had this entry: same epoch, not past it."""
+        return self.epoch == cursor.epoch and self.number <= cursor.number
+
 
 @dataclass(frozen=True)
 class Catchup:
@@ -203,7 +207,7 @@ class MemoryBroker(Broker):
         with self._lock:
             held = self._topic(topic)
             held.listeners.append((loop, listener))
-            missed = [e for e in held.entries if e.epoch != after.epoch or e.number > after.number]
+            missed = [entry for entry in held.entries if not entry.reached_by(after)]
         for entry in missed:  # now, before any entry published from here on
             listener(entry)
 

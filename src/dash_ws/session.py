@@ -617,16 +617,18 @@ class _Subscribing:
         try:
             await subscription.start()
         except BaseException:  # cancelled while it started: the next step starts afresh
-            subscription.close()
-            session.subscriptions.discard(subscription)
+            self._stop(subscription)
             raise
         self._subscription = subscription
 
     async def aclose(self) -> None:
         """Stop following the topic before the session ends."""
         if self._subscription is not None:
-            self._subscription.close()
-            self._session.subscriptions.discard(self._subscription)
+            self._stop(self._subscription)
+
+    def _stop(self, subscription: PageSubscription) -> None:
+        subscription.close()
+        self._session.subscriptions.discard(subscription)
 
     async def __aenter__(self) -> _Subscribing:
         """``async with ctx.websocket.subscribe(topic) as messages``: following from here."""

@@ -149,15 +149,11 @@ class _Followed:
             self._waiting.append(entry)
         elif entry.follows(self.cursor):
             self._pass_on([entry], gap=False)
-        elif self._passed_on(entry):
+        elif entry.reached_by(self.cursor):
             return  # read twice (the reader resumed from an older position)
         else:
             self._waiting = [entry]
             asyncio.ensure_future(self._repair())
-
-    def _passed_on(self, entry: TopicEntry) -> bool:
-        """Whether ``entry`` is at or before the cursor: its followers have had it."""
-        return entry.epoch == self.cursor.epoch and entry.number <= self.cursor.number
 
     async def _repair(self) -> None:
         """Fill what is missing between the cursor and the entries that arrived."""
@@ -169,7 +165,7 @@ class _Followed:
         waiting, self._waiting = self._waiting or [], None
         seen = {(e.epoch, e.number) for e in entries}
         entries = entries + [
-            e for e in waiting if (e.epoch, e.number) not in seen and not self._passed_on(e)
+            e for e in waiting if (e.epoch, e.number) not in seen and not e.reached_by(self.cursor)
         ]
         if entries and not gap and not entries[0].follows(self.cursor):
             gap = True
